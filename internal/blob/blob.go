@@ -1,19 +1,3 @@
-// Package blob is Coffer's storage abstraction: a flat namespace of named,
-// immutable objects ("blobs") on local disk or S3-compatible object storage.
-//
-// Vocabulary:
-//   - Store: one storage location (a directory, or a bucket plus prefix).
-//   - Name: a slash-separated object key relative to the Store's root, such as
-//     "packs/3f/3f9a...". Names never start or end with "/", never contain
-//     "." or ".." elements, and use only [A-Za-z0-9._/-].
-//   - Object: the bytes stored under a Name. Objects are written whole and
-//     atomically; there is no append and no partial overwrite.
-//
-// Everything above this package (the repository engine) treats a Store as
-// untrusted, possibly unreliable storage: it authenticates what it reads and
-// retries what fails. Drivers only translate their SDK's errors into the
-// sentinels below, in one function each; cross-cutting behaviour (retries,
-// concurrency limits, fault injection) lives in decorators that wrap a Store.
 package blob
 
 import (
@@ -35,6 +19,9 @@ var (
 	ErrNoSpace = errors.New("blob: no space left on storage")
 	// ErrInvalidName: the name breaks the rules in the package comment.
 	ErrInvalidName = errors.New("blob: invalid object name")
+	// ErrInvalidRange: Get was asked for a range that starts before the
+	// beginning or past the end of the object.
+	ErrInvalidRange = errors.New("blob: range starts outside the object")
 )
 
 // Info describes a stored object.
@@ -44,6 +31,15 @@ type Info struct {
 }
 
 // Store is one storage location. All methods are safe for concurrent use.
+//
+// Every method that takes a context honours it: when ctx is cancelled or its
+// deadline passes before the method completes, the method returns an error
+// for which errors.Is(err, ctx.Err()) holds (never ErrUnavailable), and a
+// reader returned by Get fails its next Read the same way. A write cancelled
+// this way either took effect completely or not at all.
+//
+// Names are checked with ValidName before any I/O; a bad name fails with
+// ErrInvalidName.
 type Store interface {
 	// Location returns a human-readable description of where the store keeps
 	// its objects ("/var/lib/coffer/us-east-1", "s3://bucket/prefix"), for
@@ -58,15 +54,16 @@ type Store interface {
 	Put(ctx context.Context, name string, data []byte) error
 
 	// PutIfAbsent is Put that fails with ErrExists when an object is already
-	// stored under name. It is used for lock and claim objects. On S3 it is a
+	// stored under name. It is used for lock and claim objects: when several
+	// callers race on one name, exactly one succeeds. On S3 it is a
 	// conditional write (If-None-Match: *).
 	PutIfAbsent(ctx context.Context, name string, data []byte) error
 
 	// Get returns length bytes of the object starting at offset; length < 0
 	// means "to the end". A range beyond the end of the object is truncated to
-	// the object's size (like a short read), never an error unless offset is
-	// past the end. ErrNotFound if the object does not exist. The caller closes
-	// the reader.
+	// the object's size (like a short read). offset == size yields an empty
+	// reader; offset < 0 or offset > size fails with ErrInvalidRange.
+	// ErrNotFound if the object does not exist. The caller closes the reader.
 	Get(ctx context.Context, name string, offset, length int64) (io.ReadCloser, error)
 
 	// Stat returns the object's Info, or ErrNotFound.
@@ -79,10 +76,14 @@ type Store interface {
 	// List calls fn for every object whose name starts with prefix, in no
 	// particular order. An error returned by fn stops the listing and is
 	// returned by List. Objects created or deleted during the listing may or
-	// may not be seen.
+	// may not be seen. The prefix is matched byte-wise, so "packs/3f/3f9"
+	// matches "packs/3f/3f9a..."; a prefix that no valid name can start with
+	// (see ValidPrefix) fails with ErrInvalidName. fn is called from one
+	// goroutine at a time and may call other methods of the Store.
 	List(ctx context.Context, prefix string, fn func(Info) error) error
 
 	// Close releases the store's resources. It does not delete anything.
+	// Calling methods after Close is not allowed.
 	Close() error
 }
 

@@ -4,7 +4,7 @@
 //
 //	func TestConformance(t *testing.T) {
 //		blobtest.Run(t, func(t *testing.T) blob.Store {
-//			s, err := localfs.New(localfs.Options{Root: t.TempDir()})
+//			s, err := localfs.New(context.Background(), localfs.Options{Root: t.TempDir()})
 //			if err != nil {
 //				t.Fatal(err)
 //			}

@@ -1,0 +1,857 @@
+package archive
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coffer/coffer/internal/archive/tree"
+	"github.com/coffer/coffer/internal/clock"
+	"github.com/pkg/xattr"
+	"golang.org/x/sync/semaphore"
+	"golang.org/x/sys/unix"
+)
+
+// Options configure a backup.
+type Options struct {
+	// Parent is the snapshot to compare with: files whose size, mtime,
+	// ctime, inode and mode are unchanged reuse its content without being
+	// read. Nil means a full backup.
+	Parent *ID
+	// Hostname, Tags and Meta are recorded in the snapshot.
+	Hostname string
+	Tags     map[string]string
+	Meta     map[string]string
+	// SkipUnreadable turns an unreadable file or directory into a Warning
+	// (the entry is left out) instead of failing the backup.
+	SkipUnreadable bool
+	// Concurrency is the number of files read at once (default 2×CPUs).
+	Concurrency int
+	// Progress, if set, is called every ProgressInterval (default 1 s) and
+	// once at the end, from a goroutine the backup owns.
+	Progress         func(Progress)
+	ProgressInterval time.Duration
+	// Clock stamps the snapshot (default clock.Real{}).
+	Clock clock.Clock
+	// Logger (default: discard).
+	Logger *slog.Logger
+	// BeforeOpen, if set, is called with the absolute path of every file
+	// and directory before it is opened for reading; an error is treated
+	// like an open error. It lets tests count reads and inject failures.
+	BeforeOpen func(path string) error
+}
+
+// Progress is a backup's or restore's live state.
+type Progress struct {
+	FilesDone  int64 // files finished (read, reused or restored)
+	BytesDone  int64 // their content bytes
+	FilesTotal int64 // files discovered so far (the total once ScanDone)
+	BytesTotal int64
+	ScanDone   bool
+	BytesRead  int64 // bytes actually read from the source or repository
+	BytesNew   int64 // plaintext bytes of blobs the repository did not have
+}
+
+// Warning is something a backup could not capture exactly.
+type Warning struct {
+	Path    string // relative to the backup root
+	Message string
+}
+
+func (w Warning) String() string { return quote(w.Path) + ": " + w.Message }
+
+// Stats count what a backup did.
+type Stats struct {
+	Files, Dirs, Symlinks, Hardlinks int64
+	FilesNew                         int64 // not in the parent
+	FilesChanged                     int64 // in the parent, re-read
+	FilesUnchanged                   int64 // reused from the parent without reading
+	Size                             int64 // content bytes of all files
+	BytesRead                        int64 // content bytes read from the source
+	DataBlobsNew, TreeBlobsNew       int64
+	BytesNew                         int64 // plaintext bytes of new data blobs
+}
+
+// Result is a committed backup.
+type Result struct {
+	ID       ID
+	Snapshot *Snapshot
+	Warnings []Warning
+	Stats    Stats
+}
+
+type devIno struct{ dev, ino uint64 }
+
+type backup struct {
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	r      Repo
+	opts   Options
+	root   string
+	log    *slog.Logger
+	names  nameCache
+
+	minChunk int
+	fileCh   chan fileJob
+	chunkCh  chan chunkJob
+	memSem   *semaphore.Weighted
+	bufPool  sync.Pool
+
+	errOnce sync.Once
+	err     error
+
+	warnMu   sync.Mutex
+	warnings []Warning
+
+	hardlinks map[devIno]string // walker only
+
+	st struct {
+		files, dirs, symlinks, hardlinks       atomic.Int64
+		filesNew, filesChanged, filesUnchanged atomic.Int64
+		size, read, dataNew, treeNew, bytesNew atomic.Int64
+		filesDone, bytesDone                   atomic.Int64
+		filesTotal, bytesTotal                 atomic.Int64
+		scanDone                               atomic.Bool
+	}
+
+	rootID   ID
+	rootDone chan struct{}
+}
+
+type dirState struct {
+	rel     string
+	nodes   []tree.Node
+	pending atomic.Int64
+	parent  *dirState
+	idx     int
+}
+
+type fileJob struct {
+	dir  *dirState
+	idx  int
+	abs  string
+	rel  string
+	prev bool // the parent snapshot had this file (it changed)
+}
+
+type chunkJob struct {
+	data []byte
+	dst  *ID
+	wg   *sync.WaitGroup
+	ferr *atomic.Pointer[error]
+	size int64
+}
+
+// inFlightBytes bounds chunk data waiting to be hashed and stored.
+const inFlightBytes = 48 << 20
+
+// BackupDir backs up the directory tree at root into r and commits a
+// snapshot of kind "tree". It returns the result, with warnings for what it
+// skipped; an error means nothing was committed.
+func BackupDir(ctx context.Context, r Repo, root string, opts Options) (*Result, error) {
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return nil, err
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(abs, &st); err != nil {
+		return nil, &PathError{Op: "backup", Path: abs, Err: err}
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return nil, &PathError{Op: "backup", Path: abs, Err: errors.New("not a directory")}
+	}
+	if opts.Clock == nil {
+		opts.Clock = clock.Real{}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 2 * runtime.GOMAXPROCS(0)
+	}
+	if opts.ProgressInterval <= 0 {
+		opts.ProgressInterval = time.Second
+	}
+	start := opts.Clock.Now()
+
+	var parentRoot *ID
+	if opts.Parent != nil {
+		ps, err := r.LoadSnapshot(ctx, *opts.Parent)
+		if err != nil {
+			return nil, fmt.Errorf("load parent snapshot %s: %w", opts.Parent.Short(), err)
+		}
+		if ps.Kind != KindTree {
+			return nil, fmt.Errorf("parent snapshot %s: %w (kind %q)", opts.Parent.Short(), ErrWrongKind, ps.Kind)
+		}
+		parentRoot = &ps.Root
+	}
+
+	cctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	b := &backup{
+		ctx: cctx, cancel: cancel, r: r, opts: opts, root: abs, log: opts.Logger,
+		fileCh:    make(chan fileJob, 4*opts.Concurrency),
+		chunkCh:   make(chan chunkJob, runtime.GOMAXPROCS(0)),
+		memSem:    semaphore.NewWeighted(inFlightBytes),
+		hardlinks: make(map[devIno]string),
+		rootDone:  make(chan struct{}),
+		minChunk:  r.ChunkMinSize(),
+	}
+
+	var savers, workers sync.WaitGroup
+	for i := 0; i < runtime.GOMAXPROCS(0); i++ {
+		savers.Add(1)
+		go func() { defer savers.Done(); b.saver() }()
+	}
+	for i := 0; i < opts.Concurrency; i++ {
+		workers.Add(1)
+		go func() { defer workers.Done(); b.worker() }()
+	}
+	progDone := make(chan struct{})
+	var progWG sync.WaitGroup
+	if opts.Progress != nil {
+		progWG.Add(1)
+		go func() {
+			defer progWG.Done()
+			for {
+				select {
+				case <-progDone:
+					return
+				case <-opts.Clock.After(opts.ProgressInterval):
+					opts.Progress(b.progress())
+				}
+			}
+		}()
+	}
+
+	// The walker runs here.
+	rootDir := &dirState{}
+	b.walkDir(rootDir, abs, "", parentRoot, true)
+	close(b.fileCh)
+	workers.Wait()
+	close(b.chunkCh)
+	savers.Wait()
+	close(progDone)
+	progWG.Wait()
+
+	if b.err == nil {
+		select {
+		case <-b.rootDone:
+		default:
+			b.fail(errors.New("internal error: root tree not finalized"))
+		}
+	}
+	if b.err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, b.err
+	}
+	if opts.Progress != nil {
+		opts.Progress(b.progress())
+	}
+
+	snap := &Snapshot{
+		Time: start, Kind: KindTree, Root: b.rootID, Parent: opts.Parent,
+		Hostname: opts.Hostname, Paths: []string{abs}, Tags: opts.Tags,
+		Size: b.st.size.Load(), Files: b.st.files.Load(), Meta: opts.Meta,
+	}
+	id, err := r.SaveSnapshot(ctx, snap)
+	if err != nil {
+		return nil, fmt.Errorf("commit snapshot: %w", err)
+	}
+	res := &Result{ID: id, Snapshot: snap, Warnings: b.warnings, Stats: b.stats()}
+	b.log.Info("backup committed", "snapshot", id.String(), "files", res.Stats.Files,
+		"unchanged", res.Stats.FilesUnchanged, "bytes_read", res.Stats.BytesRead,
+		"bytes_new", res.Stats.BytesNew, "warnings", len(res.Warnings))
+	return res, nil
+}
+
+func (b *backup) progress() Progress {
+	return Progress{
+		FilesDone: b.st.filesDone.Load(), BytesDone: b.st.bytesDone.Load(),
+		FilesTotal: b.st.filesTotal.Load(), BytesTotal: b.st.bytesTotal.Load(),
+		ScanDone: b.st.scanDone.Load(), BytesRead: b.st.read.Load(), BytesNew: b.st.bytesNew.Load(),
+	}
+}
+
+func (b *backup) stats() Stats {
+	return Stats{
+		Files: b.st.files.Load(), Dirs: b.st.dirs.Load(), Symlinks: b.st.symlinks.Load(), Hardlinks: b.st.hardlinks.Load(),
+		FilesNew: b.st.filesNew.Load(), FilesChanged: b.st.filesChanged.Load(), FilesUnchanged: b.st.filesUnchanged.Load(),
+		Size: b.st.size.Load(), BytesRead: b.st.read.Load(), DataBlobsNew: b.st.dataNew.Load(),
+		TreeBlobsNew: b.st.treeNew.Load(), BytesNew: b.st.bytesNew.Load(),
+	}
+}
+
+func (b *backup) fail(err error) {
+	b.errOnce.Do(func() {
+		b.err = err
+		b.cancel(err)
+	})
+}
+
+func (b *backup) warn(rel, msg string) {
+	b.warnMu.Lock()
+	b.warnings = append(b.warnings, Warning{Path: rel, Message: msg})
+	b.warnMu.Unlock()
+	b.log.Warn("backup warning", "path", rel, "msg", msg)
+}
+
+// unreadable reports an unreadable entry: a warning or the backup's error.
+func (b *backup) unreadable(rel string, err error) {
+	if b.opts.SkipUnreadable {
+		b.warn(rel, "skipped, unreadable: "+err.Error())
+		return
+	}
+	b.fail(&PathError{Op: "backup", Path: rel, Err: fmt.Errorf("%w: %w", ErrUnreadable, err)})
+}
+
+func (b *backup) openDir(abs string) (*os.File, error) {
+	if b.opts.BeforeOpen != nil {
+		if err := b.opts.BeforeOpen(abs); err != nil {
+			return nil, err
+		}
+	}
+	flags := unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
+	fd, err := unix.Open(abs, flags|unix.O_NOATIME, 0)
+	if err == unix.EPERM {
+		fd, err = unix.Open(abs, flags, 0)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), abs), nil
+}
+
+// walkDir lists one directory, dispatches its files, recurses into its
+// subdirectories and arranges for its tree to be saved when all of them are
+// done. prevID is the directory's tree in the parent snapshot, if any.
+func (b *backup) walkDir(d *dirState, abs, rel string, prevID *ID, isRoot bool) {
+	d.pending.Store(1)
+	defer b.release(d)
+	if b.ctx.Err() != nil {
+		return
+	}
+	f, err := b.openDir(abs)
+	if err != nil {
+		if isRoot {
+			b.fail(&PathError{Op: "backup", Path: abs, Err: fmt.Errorf("%w: %w", ErrUnreadable, err)})
+			return
+		}
+		b.unreadable(rel, err)
+		d.nodes = nil
+		if d.parent != nil {
+			d.parent.nodes[d.idx].Type = 0 // leave the directory out
+		}
+		return
+	}
+	names, err := f.Readdirnames(-1)
+	if err != nil {
+		f.Close()
+		if isRoot {
+			b.fail(&PathError{Op: "backup", Path: abs, Err: fmt.Errorf("%w: %w", ErrUnreadable, err)})
+			return
+		}
+		b.unreadable(rel, err)
+		if d.parent != nil {
+			d.parent.nodes[d.idx].Type = 0
+		}
+		return
+	}
+	sort.Strings(names)
+	dirfd := int(f.Fd())
+	defer f.Close()
+
+	var prev *tree.Tree
+	if prevID != nil {
+		prev, err = loadTree(b.ctx, b.r, *prevID, rel)
+		if err != nil {
+			b.log.Warn("parent tree unreadable, reading directory in full", "path", rel, "err", err)
+			prev = nil
+		}
+	}
+
+	d.nodes = make([]tree.Node, len(names))
+	for i, name := range names {
+		if b.ctx.Err() != nil {
+			return
+		}
+		crel := joinPath(rel, name)
+		cabs := abs + "/" + name
+		var st unix.Stat_t
+		if err := unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			if errors.Is(err, unix.ENOENT) {
+				b.warn(crel, "vanished during backup")
+				continue
+			}
+			b.unreadable(crel, err)
+			continue
+		}
+		n := &d.nodes[i]
+		b.fillNode(n, name, &st)
+		switch st.Mode & unix.S_IFMT {
+		case unix.S_IFDIR:
+			n.Type = tree.Dir
+			n.Size = 0
+			b.xattrs(n, cabs, crel)
+			b.st.dirs.Add(1)
+			var sub *ID
+			if prev != nil {
+				if pn, ok := prev.Find(name); ok && pn.Type == tree.Dir {
+					sub = &pn.Subtree
+				}
+			}
+			child := &dirState{rel: crel, parent: d, idx: i}
+			d.pending.Add(1)
+			b.walkDir(child, cabs, crel, sub, false)
+		case unix.S_IFLNK:
+			n.Type = tree.Symlink
+			target, err := readlinkat(dirfd, name, int(st.Size))
+			if err != nil {
+				b.unreadable(crel, err)
+				n.Type = 0
+				continue
+			}
+			n.Target = target
+			n.Size = int64(len(target))
+			b.xattrs(n, cabs, crel)
+			b.st.symlinks.Add(1)
+		case unix.S_IFREG:
+			n.Type = tree.File
+			if st.Nlink > 1 {
+				key := devIno{uint64(st.Dev), st.Ino}
+				if first, ok := b.hardlinks[key]; ok {
+					n.Type = tree.Hardlink
+					n.Target = first
+					n.Size = 0
+					b.xattrs(n, cabs, crel)
+					b.st.hardlinks.Add(1)
+					continue
+				}
+				b.hardlinks[key] = crel
+			}
+			b.xattrs(n, cabs, crel)
+			b.st.files.Add(1)
+			b.st.size.Add(n.Size)
+			b.st.filesTotal.Add(1)
+			b.st.bytesTotal.Add(n.Size)
+			var pn *tree.Node
+			if prev != nil {
+				if p, ok := prev.Find(name); ok && p.Type == tree.File {
+					pn = p
+				}
+			}
+			if pn != nil && b.unchanged(n, pn) {
+				n.Content = pn.Content
+				b.st.filesUnchanged.Add(1)
+				b.st.filesDone.Add(1)
+				b.st.bytesDone.Add(n.Size)
+				continue
+			}
+			if pn != nil {
+				b.st.filesChanged.Add(1)
+			} else {
+				b.st.filesNew.Add(1)
+			}
+			if n.Size == 0 {
+				b.st.filesDone.Add(1)
+				continue
+			}
+			d.pending.Add(1)
+			select {
+			case b.fileCh <- fileJob{dir: d, idx: i, abs: cabs, rel: crel, prev: pn != nil}:
+			case <-b.ctx.Done():
+				d.pending.Add(-1)
+				return
+			}
+		case unix.S_IFIFO:
+			b.warn(crel, "skipped: named pipe (FIFO)")
+			n.Type = 0
+		case unix.S_IFSOCK:
+			b.warn(crel, "skipped: socket")
+			n.Type = 0
+		case unix.S_IFCHR, unix.S_IFBLK:
+			b.warn(crel, "skipped: device node")
+			n.Type = 0
+		default:
+			b.warn(crel, fmt.Sprintf("skipped: unknown file type %#o", st.Mode&unix.S_IFMT))
+			n.Type = 0
+		}
+	}
+}
+
+// unchanged reports whether a file can reuse the parent snapshot's content.
+func (b *backup) unchanged(n, p *tree.Node) bool {
+	if n.Size != p.Size || n.Mtime != p.Mtime || n.Ctime != p.Ctime || n.Inode != p.Inode || n.Mode != p.Mode {
+		return false
+	}
+	for _, e := range p.Content {
+		if !e.Hole && !b.r.HasBlob(tree.DataBlob, e.ID) {
+			return false
+		}
+	}
+	return true
+}
+
+func (b *backup) fillNode(n *tree.Node, name string, st *unix.Stat_t) {
+	n.Name = name
+	n.Mode = st.Mode & 07777
+	n.UID, n.GID = st.Uid, st.Gid
+	n.User, n.Group = b.names.user(st.Uid), b.names.group(st.Gid)
+	n.Mtime, n.Atime, n.Ctime = tsNano(st.Mtim), tsNano(st.Atim), tsNano(st.Ctim)
+	n.Size = st.Size
+	n.Dev, n.Inode, n.Links = uint64(st.Dev), st.Ino, uint64(st.Nlink)
+}
+
+func (b *backup) xattrs(n *tree.Node, abs, rel string) {
+	names, err := xattr.LList(abs)
+	if err != nil {
+		if errors.Is(err, unix.ENOTSUP) || errors.Is(err, unix.ENOENT) {
+			return
+		}
+		b.warn(rel, "extended attributes not read: "+err.Error())
+		return
+	}
+	if len(names) == 0 {
+		return
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		v, err := xattr.LGet(abs, name)
+		if err != nil {
+			if errors.Is(err, unix.ENODATA) {
+				continue
+			}
+			b.warn(rel, "extended attribute "+name+" not read: "+err.Error())
+			continue
+		}
+		n.Xattrs = append(n.Xattrs, tree.Xattr{Name: name, Value: v})
+	}
+}
+
+func readlinkat(dirfd int, name string, size int) (string, error) {
+	if size <= 0 {
+		size = 256
+	}
+	for {
+		buf := make([]byte, size+1)
+		n, err := unix.Readlinkat(dirfd, name, buf)
+		if err != nil {
+			return "", err
+		}
+		if n <= size {
+			return string(buf[:n]), nil
+		}
+		size *= 2
+	}
+}
+
+// release drops one pending reference of d; the last one saves d's tree.
+func (b *backup) release(d *dirState) {
+	for d != nil {
+		if d.pending.Add(-1) != 0 {
+			return
+		}
+		if b.ctx.Err() != nil {
+			return
+		}
+		t := &tree.Tree{Nodes: d.nodes[:0:0]}
+		for i := range d.nodes {
+			if d.nodes[i].Type != 0 {
+				t.Nodes = append(t.Nodes, d.nodes[i])
+			}
+		}
+		id, isNew, err := saveTree(b.ctx, b.r, t)
+		if err != nil {
+			b.fail(fmt.Errorf("directory %s: %w", quote(d.rel), err))
+			return
+		}
+		if isNew {
+			b.st.treeNew.Add(1)
+		}
+		if d.parent == nil {
+			b.rootID = id
+			b.st.scanDone.Store(true)
+			close(b.rootDone)
+			return
+		}
+		d.parent.nodes[d.idx].Subtree = id
+		d = d.parent
+	}
+}
+
+func (b *backup) worker() {
+	for job := range b.fileCh {
+		if b.ctx.Err() != nil {
+			b.release(job.dir)
+			continue
+		}
+		n := &job.dir.nodes[job.idx]
+		err := b.readFile(job, n)
+		if err != nil {
+			if b.ctx.Err() == nil {
+				var pe *unreadableErr
+				if errors.As(err, &pe) {
+					b.unreadable(job.rel, pe.err)
+					n.Type = 0
+				} else {
+					b.fail(&PathError{Op: "backup", Path: job.rel, Err: err})
+				}
+			}
+		}
+		b.st.filesDone.Add(1)
+		b.st.bytesDone.Add(n.Size)
+		b.release(job.dir)
+	}
+}
+
+type unreadableErr struct{ err error }
+
+func (e *unreadableErr) Error() string { return e.err.Error() }
+
+func (b *backup) openFile(abs string) (*os.File, error) {
+	if b.opts.BeforeOpen != nil {
+		if err := b.opts.BeforeOpen(abs); err != nil {
+			return nil, err
+		}
+	}
+	flags := unix.O_RDONLY | unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_CLOEXEC
+	fd, err := unix.Open(abs, flags|unix.O_NOATIME, 0)
+	if err == unix.EPERM {
+		fd, err = unix.Open(abs, flags, 0)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), abs), nil
+}
+
+// readFile reads one file's content into n.Content.
+func (b *backup) readFile(job fileJob, n *tree.Node) error {
+	f, err := b.openFile(job.abs)
+	if err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			b.warn(job.rel, "vanished during backup")
+			n.Type = 0
+			return nil
+		}
+		return &unreadableErr{err}
+	}
+	defer f.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return &unreadableErr{err}
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		b.warn(job.rel, "skipped: replaced by a non-regular file during backup")
+		n.Type = 0
+		return nil
+	}
+	if st.Ino != n.Inode || st.Size != n.Size || tsNano(st.Mtim) != n.Mtime {
+		// Replaced or modified between the scan and the open: describe the
+		// file we are about to read.
+		b.fillNode(n, n.Name, &st)
+	}
+	var read int64
+	if st.Blocks*512 < st.Size {
+		read, err = b.readSparse(f, n)
+	} else {
+		read, err = b.readRange(f, n, 0, -1)
+	}
+	if err != nil {
+		if b.ctx.Err() != nil {
+			return b.ctx.Err()
+		}
+		return &unreadableErr{err}
+	}
+	var after unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &after); err == nil {
+		if after.Size != st.Size || tsNano(after.Mtim) != tsNano(st.Mtim) || read != st.Size {
+			b.warn(job.rel, fmt.Sprintf("changed during backup (size %d→%d, mtime changed %v); stored the %d bytes read",
+				st.Size, after.Size, tsNano(after.Mtim) != tsNano(st.Mtim), read))
+		}
+	}
+	var total int64
+	for _, e := range n.Content {
+		total += e.Length
+	}
+	n.Size = total
+	return nil
+}
+
+// readSparse walks data regions with SEEK_DATA/SEEK_HOLE and stores the gaps
+// as holes.
+func (b *backup) readSparse(f *os.File, n *tree.Node) (int64, error) {
+	fd := int(f.Fd())
+	size := n.Size
+	var off, read int64
+	for off < size {
+		data, err := unix.Seek(fd, off, unix.SEEK_DATA)
+		if err == unix.ENXIO {
+			data = size // only a hole remains
+		} else if err != nil {
+			return read, err
+		}
+		if data > size {
+			data = size
+		}
+		if data > off {
+			n.Content = append(n.Content, tree.Extent{Length: data - off, Hole: true})
+			off = data
+		}
+		if off >= size {
+			break
+		}
+		hole, err := unix.Seek(fd, off, unix.SEEK_HOLE)
+		if err != nil {
+			return read, err
+		}
+		if hole > size {
+			hole = size
+		}
+		got, err := b.readRange(f, n, off, hole-off)
+		read += got
+		if err != nil {
+			return read, err
+		}
+		if got < hole-off {
+			break // shrank while reading
+		}
+		off = hole
+	}
+	return read, nil
+}
+
+// readRange chunks length bytes at off (length < 0: to EOF) and appends the
+// extents to n.Content.
+func (b *backup) readRange(f *os.File, n *tree.Node, off, length int64) (int64, error) {
+	var rd io.Reader
+	if length < 0 {
+		rd = io.NewSectionReader(f, off, 1<<62)
+	} else {
+		rd = io.NewSectionReader(f, off, length)
+	}
+	// Small content (no larger than the chunker's minimum, so the chunker
+	// would return it whole): one blob, no chunker.
+	small := length
+	if length < 0 {
+		small = n.Size
+	}
+	if small >= 0 && small <= int64(b.minChunk) {
+		buf := make([]byte, small+1) // one extra byte detects growth
+		got, err := io.ReadFull(rd, buf)
+		if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+			return int64(got), err
+		}
+		if int64(got) <= small {
+			if got == 0 {
+				return 0, nil
+			}
+			data := buf[:got]
+			b.st.read.Add(int64(got))
+			id := b.r.Hash(data)
+			known, err := b.r.SaveBlob(b.ctx, tree.DataBlob, id, data)
+			if err != nil {
+				return int64(got), err
+			}
+			if !known {
+				b.st.dataNew.Add(1)
+				b.st.bytesNew.Add(int64(got))
+			}
+			n.Content = append(n.Content, tree.Extent{ID: id, Length: int64(got)})
+			return int64(got), nil
+		}
+		// It grew while we read it: chunk it from the start.
+		rd = io.NewSectionReader(f, off, 1<<62)
+	}
+
+	ch := b.r.NewChunker(rd)
+	var (
+		wg    sync.WaitGroup
+		ferr  atomic.Pointer[error]
+		ids   []*ID
+		lens  []int64
+		total int64
+	)
+	var err error
+	for {
+		var c []byte
+		c, err = ch.Next()
+		if err == io.EOF {
+			err = nil
+			break
+		}
+		if err != nil {
+			break
+		}
+		if e := ferr.Load(); e != nil {
+			err = *e
+			break
+		}
+		total += int64(len(c))
+		b.st.read.Add(int64(len(c)))
+		if err = b.memSem.Acquire(b.ctx, int64(len(c))); err != nil {
+			break
+		}
+		data := make([]byte, len(c))
+		copy(data, c)
+		id := new(ID)
+		ids = append(ids, id)
+		lens = append(lens, int64(len(c)))
+		wg.Add(1)
+		select {
+		case b.chunkCh <- chunkJob{data: data, dst: id, wg: &wg, ferr: &ferr, size: int64(len(c))}:
+		case <-b.ctx.Done():
+			wg.Done()
+			b.memSem.Release(int64(len(c)))
+			err = b.ctx.Err()
+		}
+		if err != nil {
+			break
+		}
+	}
+	wg.Wait()
+	if err == nil {
+		if e := ferr.Load(); e != nil {
+			err = *e
+		}
+	}
+	if err != nil {
+		return total, err
+	}
+	for i := range ids {
+		n.Content = append(n.Content, tree.Extent{ID: *ids[i], Length: lens[i]})
+	}
+	return total, nil
+}
+
+// saver hashes and stores chunks.
+func (b *backup) saver() {
+	for j := range b.chunkCh {
+		if b.ctx.Err() == nil {
+			*j.dst = b.r.Hash(j.data)
+			known, err := b.r.SaveBlob(b.ctx, tree.DataBlob, *j.dst, j.data)
+			if err != nil {
+				j.ferr.CompareAndSwap(nil, &err)
+			} else if !known {
+				b.st.dataNew.Add(1)
+				b.st.bytesNew.Add(j.size)
+			}
+		} else {
+			err := b.ctx.Err()
+			j.ferr.CompareAndSwap(nil, &err)
+		}
+		b.memSem.Release(j.size)
+		j.wg.Done()
+	}
+}

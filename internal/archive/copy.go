@@ -1,0 +1,470 @@
+package archive
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/coffer/coffer/internal/archive/tree"
+)
+
+// Snapshot Meta keys written by CopySnapshot.
+const (
+	MetaCopySourceKey      = "coffer.copy.source-key"      // identity of the source repository's key
+	MetaCopySourceSnapshot = "coffer.copy.source-snapshot" // source snapshot ID
+	MetaCopyMap            = "coffer.copy.map"             // data blob holding the translation map
+)
+
+// CopyOptions configure CopySnapshot.
+type CopyOptions struct {
+	// Meta is added to the copied snapshot's Meta (after the source's).
+	Meta map[string]string
+	// Full ignores earlier translation maps (every source blob is read).
+	Full bool
+	// Concurrency is the number of blobs moved at once (default 2×CPUs).
+	Concurrency int
+	Logger      *slog.Logger
+	// Progress, if set, is called after every tree with running totals.
+	Progress func(CopyStats)
+}
+
+// CopyStats count what a copy did.
+type CopyStats struct {
+	TreesRead     int64 // source trees loaded
+	TreesMapped   int64 // source subtrees found in the translation map (not read)
+	TreesNew      int64 // tree blobs the destination did not have
+	BlobsRead     int64 // source data blobs loaded
+	BlobsMapped   int64 // data blobs found in the translation map (not read)
+	BlobsCopied   int64 // data blobs stored in the destination
+	BlobsKnown    int64 // data blobs the destination already had
+	BytesRead     int64 // plaintext bytes of source data blobs loaded
+	BytesCopied   int64 // plaintext bytes stored in the destination
+	MapEntries    int64 // entries of the translation map written
+	MapFromParent bool  // an earlier translation map was used
+}
+
+type mapKey struct {
+	t  BlobType
+	id ID
+}
+
+type copier struct {
+	ctx      context.Context
+	cancel   context.CancelCauseFunc
+	src, dst Repo
+	opts     CopyOptions
+	log      *slog.Logger
+	srcSnap  ID
+
+	old    map[mapKey]ID // source → destination from an earlier copy
+	oldInv map[mapKey]ID // destination → source
+	newMap map[mapKey]ID
+
+	tasks map[ID]*dataTask
+	ch    chan *dataTask
+	wg    sync.WaitGroup
+
+	order []*treeTask // post-order
+
+	st struct {
+		treesRead, treesMapped, treesNew                atomic.Int64
+		blobsRead, blobsMapped, blobsCopied, blobsKnown atomic.Int64
+		bytesRead, bytesCopied                          atomic.Int64
+	}
+	errOnce sync.Once
+	err     error
+}
+
+type dataTask struct {
+	src  ID
+	dst  ID
+	path string
+}
+
+type treeTask struct {
+	src  ID
+	path string
+	t    *tree.Tree
+	dst  ID // set when mapped or rewritten
+	done bool
+}
+
+// SourceKey returns the identity of a repository's key used to find
+// translation maps: a keyed hash of a fixed string, equal for repositories
+// that share a key (whose blob IDs then agree too).
+func SourceKey(r Repo) string {
+	id := r.Hash([]byte("coffer copy: source key identity"))
+	return hex.EncodeToString(id[:16])
+}
+
+// CopySnapshot copies one snapshot from src into dst, whose key differs:
+// every blob read from src is authenticated, re-identified with dst's key,
+// and stored only if dst lacks it; trees are rewritten with the new IDs.
+// When an earlier copy from the same source left a translation map in
+// dst, unchanged subtrees and chunks map straight to their destination IDs
+// without being read (after checking that dst still holds them). The new
+// snapshot carries the source's Time, Kind, Paths, Tags and Meta plus
+// opts.Meta. On error no snapshot is written in dst.
+func CopySnapshot(ctx context.Context, src, dst Repo, snapID ID, opts CopyOptions) (ID, *CopyStats, error) {
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 2 * runtime.GOMAXPROCS(0)
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	fail := func(err error) (ID, *CopyStats, error) {
+		return ID{}, nil, fmt.Errorf("copy snapshot %s: %w", snapID.String(), err)
+	}
+	snap, err := src.LoadSnapshot(ctx, snapID)
+	if err != nil {
+		return fail(err)
+	}
+	cctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	c := &copier{
+		ctx: cctx, cancel: cancel, src: src, dst: dst, opts: opts, log: opts.Logger, srcSnap: snapID,
+		newMap: map[mapKey]ID{}, tasks: map[ID]*dataTask{},
+		ch: make(chan *dataTask, 4*opts.Concurrency),
+	}
+	srcKey := SourceKey(src)
+	stats := &CopyStats{}
+	if !opts.Full {
+		c.old, c.oldInv = c.loadMap(srcKey)
+		stats.MapFromParent = c.old != nil
+	}
+
+	for i := 0; i < opts.Concurrency; i++ {
+		c.wg.Add(1)
+		go c.worker()
+	}
+	rootTask := c.walk(snap.Root, "")
+	close(c.ch)
+	c.wg.Wait()
+	if c.err != nil {
+		return fail(c.err)
+	}
+	if err := ctx.Err(); err != nil {
+		return fail(err)
+	}
+	// Rewrite trees, children first.
+	for _, tt := range c.order {
+		if tt.done {
+			continue
+		}
+		if err := c.rewrite(tt); err != nil {
+			return fail(err)
+		}
+	}
+
+	// The translation map, then the snapshot (the commit point).
+	meta := copyMeta(snap.Meta)
+	for k, v := range opts.Meta {
+		meta[k] = v
+	}
+	mapData := encodeMap(c.newMap)
+	mapID := dst.Hash(mapData)
+	if _, err := dst.SaveBlob(ctx, tree.DataBlob, mapID, mapData); err != nil {
+		return fail(fmt.Errorf("save translation map: %w", err))
+	}
+	meta[MetaCopySourceKey] = srcKey
+	meta[MetaCopySourceSnapshot] = snapID.String()
+	meta[MetaCopyMap] = mapID.String()
+	ns := &Snapshot{
+		Time: snap.Time, Kind: snap.Kind, Root: rootTask.dst, Hostname: snap.Hostname,
+		Paths: snap.Paths, Tags: snap.Tags, Size: snap.Size, Files: snap.Files, Meta: meta,
+	}
+	newID, err := dst.SaveSnapshot(ctx, ns)
+	if err != nil {
+		return fail(fmt.Errorf("commit: %w", err))
+	}
+	*stats = c.stats(stats.MapFromParent)
+	stats.MapEntries = int64(len(c.newMap))
+	c.log.Info("snapshot copied", "source", snapID.String(), "destination", newID.String(),
+		"blobs_copied", stats.BlobsCopied, "blobs_mapped", stats.BlobsMapped, "trees_mapped", stats.TreesMapped)
+	return newID, stats, nil
+}
+
+func (c *copier) stats(fromParent bool) CopyStats {
+	return CopyStats{
+		TreesRead: c.st.treesRead.Load(), TreesMapped: c.st.treesMapped.Load(), TreesNew: c.st.treesNew.Load(),
+		BlobsRead: c.st.blobsRead.Load(), BlobsMapped: c.st.blobsMapped.Load(), BlobsCopied: c.st.blobsCopied.Load(),
+		BlobsKnown: c.st.blobsKnown.Load(), BytesRead: c.st.bytesRead.Load(), BytesCopied: c.st.bytesCopied.Load(),
+		MapFromParent: fromParent,
+	}
+}
+
+func (c *copier) fail(err error) {
+	c.errOnce.Do(func() {
+		c.err = err
+		c.cancel(err)
+	})
+}
+
+// walk loads the source tree (unless mapped) and schedules its data;
+// it appends tree tasks in post-order.
+func (c *copier) walk(srcTree ID, path string) *treeTask {
+	tt := &treeTask{src: srcTree, path: path}
+	if c.ctx.Err() != nil {
+		return tt
+	}
+	if d, ok := c.old[mapKey{tree.TreeBlob, srcTree}]; ok && c.adopt(srcTree, d) {
+		tt.dst, tt.done = d, true
+		c.st.treesMapped.Add(1)
+		return tt
+	}
+	t, err := loadTree(c.ctx, c.src, srcTree, path)
+	if err != nil {
+		c.fail(err)
+		return tt
+	}
+	c.st.treesRead.Add(1)
+	tt.t = t
+	for i := range t.Nodes {
+		n := &t.Nodes[i]
+		p := joinPath(path, n.Name)
+		switch n.Type {
+		case tree.Dir:
+			c.walk(n.Subtree, p)
+		case tree.File:
+			for _, e := range n.Content {
+				if e.Hole {
+					continue
+				}
+				if _, ok := c.tasks[e.ID]; ok {
+					continue
+				}
+				task := &dataTask{src: e.ID, path: p}
+				c.tasks[e.ID] = task
+				select {
+				case c.ch <- task:
+				case <-c.ctx.Done():
+					return tt
+				}
+			}
+		}
+	}
+	c.order = append(c.order, tt)
+	return tt
+}
+
+// adopt checks that the destination tree d (mapped from source tree s) is
+// complete in dst — every tree and data blob under it present — and adds
+// its entries to the new map. It reads only destination trees.
+func (c *copier) adopt(s, d ID) bool {
+	added := map[mapKey]ID{}
+	var check func(d ID) bool
+	check = func(d ID) bool {
+		if !c.dst.HasBlob(tree.TreeBlob, d) {
+			return false
+		}
+		t, err := loadTree(c.ctx, c.dst, d, "")
+		if err != nil {
+			return false
+		}
+		for i := range t.Nodes {
+			n := &t.Nodes[i]
+			if n.Type == tree.Dir {
+				if !check(n.Subtree) {
+					return false
+				}
+				if sid, ok := c.oldInv[mapKey{tree.TreeBlob, n.Subtree}]; ok {
+					added[mapKey{tree.TreeBlob, sid}] = n.Subtree
+				}
+			}
+			for _, e := range n.Content {
+				if e.Hole {
+					continue
+				}
+				if !c.dst.HasBlob(tree.DataBlob, e.ID) {
+					return false
+				}
+				if sid, ok := c.oldInv[mapKey{tree.DataBlob, e.ID}]; ok {
+					added[mapKey{tree.DataBlob, sid}] = e.ID
+				}
+			}
+		}
+		return true
+	}
+	if !check(d) {
+		return false
+	}
+	for k, v := range added {
+		c.newMap[k] = v
+	}
+	c.newMap[mapKey{tree.TreeBlob, s}] = d
+	return true
+}
+
+func (c *copier) worker() {
+	defer c.wg.Done()
+	for task := range c.ch {
+		if c.ctx.Err() != nil {
+			continue
+		}
+		if d, ok := c.old[mapKey{tree.DataBlob, task.src}]; ok && c.dst.HasBlob(tree.DataBlob, d) {
+			task.dst = d
+			c.st.blobsMapped.Add(1)
+			continue
+		}
+		data, err := c.src.LoadBlob(c.ctx, tree.DataBlob, task.src, nil)
+		if err != nil {
+			c.fail(&BlobError{Path: task.path, Type: tree.DataBlob, ID: task.src, Err: err})
+			continue
+		}
+		c.st.blobsRead.Add(1)
+		c.st.bytesRead.Add(int64(len(data)))
+		task.dst = c.dst.Hash(data)
+		if c.dst.HasBlob(tree.DataBlob, task.dst) {
+			c.st.blobsKnown.Add(1)
+			continue
+		}
+		var known bool
+		if rc, ok := c.src.(RawCopier); ok {
+			known, err = rc.CopyBlobTo(c.ctx, c.dst, tree.DataBlob, task.src, task.dst, data)
+		} else {
+			known, err = c.dst.SaveBlob(c.ctx, tree.DataBlob, task.dst, data)
+		}
+		if err != nil {
+			c.fail(fmt.Errorf("file %s: store data blob %s: %w", quote(task.path), task.dst.Short(), err))
+			continue
+		}
+		if known {
+			c.st.blobsKnown.Add(1)
+		} else {
+			c.st.blobsCopied.Add(1)
+			c.st.bytesCopied.Add(int64(len(data)))
+		}
+	}
+}
+
+// rewrite translates one tree's IDs and stores it in dst.
+func (c *copier) rewrite(tt *treeTask) error {
+	t := &tree.Tree{Nodes: make([]tree.Node, len(tt.t.Nodes))}
+	copy(t.Nodes, tt.t.Nodes)
+	for i := range t.Nodes {
+		n := &t.Nodes[i]
+		switch n.Type {
+		case tree.Dir:
+			d, ok := c.newMap[mapKey{tree.TreeBlob, n.Subtree}]
+			if !ok {
+				return fmt.Errorf("directory %s: subtree %s was not copied", quote(joinPath(tt.path, n.Name)), n.Subtree.Short())
+			}
+			n.Subtree = d
+		case tree.File:
+			if len(n.Content) > 0 {
+				content := make([]tree.Extent, len(n.Content))
+				for j, e := range n.Content {
+					if !e.Hole {
+						task := c.tasks[e.ID]
+						if task == nil || task.dst.IsZero() {
+							return fmt.Errorf("file %s: data blob %s was not copied", quote(joinPath(tt.path, n.Name)), e.ID.Short())
+						}
+						c.newMap[mapKey{tree.DataBlob, e.ID}] = task.dst
+						e.ID = task.dst
+					}
+					content[j] = e
+				}
+				n.Content = content
+			}
+		}
+	}
+	data, err := tree.Encode(t)
+	if err != nil {
+		return fmt.Errorf("directory %s: %w", quote(tt.path), err)
+	}
+	id := c.dst.Hash(data)
+	known, err := c.dst.SaveBlob(c.ctx, tree.TreeBlob, id, data)
+	if err != nil {
+		return fmt.Errorf("directory %s: store tree: %w", quote(tt.path), err)
+	}
+	if !known {
+		c.st.treesNew.Add(1)
+	}
+	tt.dst, tt.done = id, true
+	c.newMap[mapKey{tree.TreeBlob, tt.src}] = id
+	if c.opts.Progress != nil {
+		c.opts.Progress(c.stats(c.old != nil))
+	}
+	return nil
+}
+
+const mapMagic = "CMAP1"
+
+func encodeMap(m map[mapKey]ID) []byte {
+	b := make([]byte, 0, len(mapMagic)+binary.MaxVarintLen64+len(m)*65)
+	b = append(b, mapMagic...)
+	b = binary.AppendUvarint(b, uint64(len(m)))
+	for k, v := range m {
+		b = append(b, byte(k.t))
+		b = append(b, k.id[:]...)
+		b = append(b, v[:]...)
+	}
+	return b
+}
+
+func decodeMap(b []byte) (map[mapKey]ID, error) {
+	if !bytes.HasPrefix(b, []byte(mapMagic)) {
+		return nil, errors.New("bad translation map magic")
+	}
+	b = b[len(mapMagic):]
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n*65 != uint64(len(b)-k) {
+		return nil, errors.New("bad translation map length")
+	}
+	b = b[k:]
+	m := make(map[mapKey]ID, n)
+	for i := uint64(0); i < n; i++ {
+		var key mapKey
+		var v ID
+		key.t = BlobType(b[0])
+		copy(key.id[:], b[1:33])
+		copy(v[:], b[33:65])
+		m[key] = v
+		b = b[65:]
+	}
+	return m, nil
+}
+
+// loadMap finds the translation map of the newest snapshot in dst copied
+// from a repository with this source key.
+func (c *copier) loadMap(srcKey string) (map[mapKey]ID, map[mapKey]ID) {
+	var best *Snapshot
+	err := c.dst.ListSnapshots(c.ctx, func(id ID, s *Snapshot) error {
+		if s.Meta[MetaCopySourceKey] != srcKey || s.Meta[MetaCopyMap] == "" {
+			return nil
+		}
+		if best == nil || s.Time.After(best.Time) {
+			best = s
+		}
+		return nil
+	})
+	if err != nil || best == nil {
+		return nil, nil
+	}
+	mid, err := tree.ParseID(best.Meta[MetaCopyMap])
+	if err != nil {
+		return nil, nil
+	}
+	data, err := c.dst.LoadBlob(c.ctx, tree.DataBlob, mid, nil)
+	if err != nil {
+		c.log.Warn("translation map unreadable; copying in full", "map", mid.String(), "err", err)
+		return nil, nil
+	}
+	m, err := decodeMap(data)
+	if err != nil {
+		c.log.Warn("translation map invalid; copying in full", "map", mid.String(), "err", err)
+		return nil, nil
+	}
+	inv := make(map[mapKey]ID, len(m))
+	for k, v := range m {
+		inv[mapKey{k.t, v}] = k.id
+	}
+	return m, inv
+}

@@ -1,0 +1,147 @@
+package archive
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+
+	"github.com/coffer/coffer/internal/archive/tree"
+)
+
+// ID identifies a blob or a snapshot.
+type ID = tree.ID
+
+// BlobType is tree.DataBlob or tree.TreeBlob.
+type BlobType = tree.BlobType
+
+// Snapshot is the commit record of one backup. Its fields mirror the
+// repository's snapshot record.
+type Snapshot struct {
+	Time     time.Time
+	Kind     string // KindTree or KindStream
+	Root     ID
+	Parent   *ID
+	Hostname string
+	Paths    []string
+	Tags     map[string]string
+	Size     int64 // bytes of file or stream content
+	Files    int64
+	Meta     map[string]string
+}
+
+// Snapshot kinds.
+const (
+	KindTree   = "tree"
+	KindStream = "stream"
+)
+
+// BlobLocation is where a blob is stored: its pack and position.
+type BlobLocation struct {
+	Type   BlobType
+	ID     ID
+	Pack   ID
+	Offset int64
+	Length int64 // stored (encrypted) length
+}
+
+// Chunker cuts a stream into content-defined chunks.
+type Chunker interface {
+	// Next returns the next chunk's bytes, which stay valid until the next
+	// call. At the end of the stream it returns io.EOF and no data.
+	Next() ([]byte, error)
+}
+
+// Repo is the part of the repository engine the archive layer uses. All
+// methods are safe for concurrent use.
+type Repo interface {
+	// Hash returns the ID that the repository gives data (a keyed hash).
+	Hash(data []byte) ID
+	// SaveBlob stores data under id unless a blob with that type and ID is
+	// already stored (known=true). The blob is durable after Flush.
+	SaveBlob(ctx context.Context, t BlobType, id ID, data []byte) (known bool, err error)
+	// HasBlob reports whether the blob is stored or pending.
+	HasBlob(t BlobType, id ID) bool
+	// LoadBlob returns the authenticated plaintext of the blob, reusing buf
+	// when large enough. A missing blob wraps ErrBlobNotFound; corrupt data
+	// returns an error naming the pack and blob.
+	LoadBlob(ctx context.Context, t BlobType, id ID, buf []byte) ([]byte, error)
+	// Lookup returns where a blob is stored.
+	Lookup(t BlobType, id ID) (BlobLocation, bool)
+	// ReadPackBlobs reads the listed blobs of one pack (all with that Pack)
+	// and calls fn with each one's authenticated plaintext, which is only
+	// valid during the call. An error from fn stops the read and is returned.
+	ReadPackBlobs(ctx context.Context, pack ID, blobs []BlobLocation, fn func(BlobLocation, []byte) error) error
+	// Flush makes every saved blob durable.
+	Flush(ctx context.Context) error
+	// SaveSnapshot flushes and then commits the snapshot, returning its ID.
+	SaveSnapshot(ctx context.Context, s *Snapshot) (ID, error)
+	// LoadSnapshot returns one snapshot; a missing one wraps
+	// ErrSnapshotNotFound.
+	LoadSnapshot(ctx context.Context, id ID) (*Snapshot, error)
+	// ListSnapshots calls fn for every snapshot, in no particular order.
+	ListSnapshots(ctx context.Context, fn func(ID, *Snapshot) error) error
+	// NewChunker returns the repository's content-defined chunker over r.
+	NewChunker(r io.Reader) Chunker
+	// ChunkMinSize is the chunker's minimum chunk size: content no longer
+	// than this is always one chunk, so small files skip the chunker.
+	ChunkMinSize() int
+}
+
+// RawCopier is an optional capability of a Repo: moving a blob to another
+// repository of the same implementation without decompressing and
+// recompressing it. CopySnapshot uses it when both sides have it.
+type RawCopier interface {
+	// CopyBlobTo loads the blob (authenticated) and stores it in dst under
+	// dstID, re-encrypted with dst's key and its stored compression kept.
+	// plain is the blob's plaintext, which the caller already has.
+	CopyBlobTo(ctx context.Context, dst Repo, t BlobType, id, dstID ID, plain []byte) (known bool, err error)
+}
+
+// Sentinel errors.
+var (
+	// ErrBlobNotFound: a referenced blob is not in the repository.
+	ErrBlobNotFound = errors.New("archive: blob not found")
+	// ErrSnapshotNotFound: no snapshot with that ID.
+	ErrSnapshotNotFound = errors.New("archive: snapshot not found")
+	// ErrPathNotFound: an include path does not exist in the snapshot.
+	ErrPathNotFound = errors.New("archive: path not found in snapshot")
+	// ErrInvalidPath: an include path is malformed or escapes the root.
+	ErrInvalidPath = errors.New("archive: invalid path")
+	// ErrExists: a restore would overwrite an existing file.
+	ErrExists = errors.New("archive: restore target exists")
+	// ErrUnreadable: a backup could not read a file or directory.
+	ErrUnreadable = errors.New("archive: unreadable source")
+	// ErrNotStream / ErrNotTree: the snapshot has the other kind.
+	ErrWrongKind = errors.New("archive: snapshot has the wrong kind")
+)
+
+// PathError names the include path or file an error is about.
+type PathError struct {
+	Op   string // "resolve", "restore", "backup"
+	Path string
+	Err  error
+}
+
+func (e *PathError) Error() string { return e.Op + " " + quote(e.Path) + ": " + e.Err.Error() }
+
+// Unwrap returns the cause.
+func (e *PathError) Unwrap() error { return e.Err }
+
+// BlobError names the blob (and the file needing it) when loading failed.
+type BlobError struct {
+	Path string // file path within the snapshot, "" if not about one file
+	Type BlobType
+	ID   ID
+	Err  error
+}
+
+func (e *BlobError) Error() string {
+	if e.Path != "" {
+		return "file " + quote(e.Path) + ": " + e.Type.String() + " blob " + e.ID.String() + ": " + e.Err.Error()
+	}
+	return e.Type.String() + " blob " + e.ID.String() + ": " + e.Err.Error()
+}
+
+// Unwrap returns the cause.
+func (e *BlobError) Unwrap() error { return e.Err }

@@ -274,8 +274,12 @@ func TestVerifyTampered(t *testing.T) {
 	}{
 		{name: "untouched", want: "ok"},
 		{name: "method", tamper: func(r *http.Request, _ *[]byte) { r.Method = "POST" }, want: mismatch, msg: "does not match"},
-		{name: "path", tamper: func(r *http.Request, _ *[]byte) { r.RequestURI = strings.Replace(r.RequestURI, "arn%3Aaws", "arn%3Axxx", 1) }, want: mismatch},
-		{name: "path encoding", tamper: func(r *http.Request, _ *[]byte) { r.RequestURI = strings.Replace(r.RequestURI, "arn%3Aaws", "arn:aws", 1) }, want: mismatch},
+		{name: "path", tamper: func(r *http.Request, _ *[]byte) {
+			r.RequestURI = strings.Replace(r.RequestURI, "arn%3Aaws", "arn%3Axxx", 1)
+		}, want: mismatch},
+		{name: "path encoding", tamper: func(r *http.Request, _ *[]byte) {
+			r.RequestURI = strings.Replace(r.RequestURI, "arn%3Aaws", "arn:aws", 1)
+		}, want: mismatch},
 		{name: "query value", tamper: func(r *http.Request, _ *[]byte) { r.URL.RawQuery = "a=2&b=x%20y" }, want: mismatch},
 		{name: "query param added", tamper: func(r *http.Request, _ *[]byte) { r.URL.RawQuery += "&c=3" }, want: mismatch},
 		{name: "signed header", tamper: func(r *http.Request, _ *[]byte) { r.Header.Set("Content-Type", "text/plain") }, want: mismatch},

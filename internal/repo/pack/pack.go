@@ -1,0 +1,136 @@
+package pack
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+
+	"github.com/coffer/coffer/internal/repo/crypto"
+	"github.com/zeebo/blake3"
+)
+
+// Payload flags: the first plaintext byte of every sealed blob.
+const (
+	PayloadStored byte = 0
+	PayloadZstd   byte = 1
+)
+
+const (
+	// EntrySize is the encoded size of one trailer Entry.
+	EntrySize = 1 + 32 + 4 + 4 + 4
+	// TailSize is the size of the trailing trailer-length field.
+	TailSize = 4
+	// BlobOverhead is the sealed size minus the blob's payload body.
+	BlobOverhead = 1 + crypto.Overhead
+	// MaxBlobSize bounds a blob's plaintext so that lengths fit in 32 bits.
+	MaxBlobSize = 1<<31 - 1024
+	trailerMagic = "CPK1"
+)
+
+var trailerAD = []byte("coffer pack trailer v1")
+
+// ErrFormat reports a pack or trailer that does not parse.
+var ErrFormat = errors.New("pack: malformed pack")
+
+// Entry describes one blob in a pack.
+type Entry struct {
+	Type      uint8
+	ID        [32]byte
+	Offset    uint32 // of the sealed blob within the pack
+	Length    uint32 // of the sealed blob
+	RawLength uint32 // of the blob's plaintext (uncompressed)
+}
+
+// BlobAD is the associated data of a sealed blob: its type and ID.
+func BlobAD(dst []byte, typ uint8, id [32]byte) []byte {
+	dst = append(dst, typ)
+	return append(dst, id[:]...)
+}
+
+// ID is the name-giving hash of a pack's bytes.
+func ID(data []byte) [32]byte { return blake3.Sum256(data) }
+
+// Name is the storage name of a pack.
+func Name(id [32]byte) string {
+	h := hex.EncodeToString(id[:])
+	return "packs/" + h[:2] + "/" + h
+}
+
+// Prefix is the storage prefix under which all packs live.
+const Prefix = "packs/"
+
+// ParseName returns the pack ID of a storage name from Name.
+func ParseName(name string) ([32]byte, bool) {
+	var id [32]byte
+	if len(name) != len("packs/xx/")+64 || name[:6] != Prefix || name[8] != '/' || name[6:8] != name[9:11] {
+		return id, false
+	}
+	if _, err := hex.Decode(id[:], []byte(name[9:])); err != nil {
+		return id, false
+	}
+	return id, true
+}
+
+// AppendTrailer seals the trailer listing entries and appends it, plus its
+// length, to pack.
+func AppendTrailer(aead *crypto.AEAD, pack []byte, entries []Entry) []byte {
+	plain := make([]byte, 0, 8+len(entries)*EntrySize)
+	plain = append(plain, trailerMagic...)
+	plain = binary.LittleEndian.AppendUint32(plain, uint32(len(entries)))
+	for _, e := range entries {
+		plain = append(plain, e.Type)
+		plain = append(plain, e.ID[:]...)
+		plain = binary.LittleEndian.AppendUint32(plain, e.Offset)
+		plain = binary.LittleEndian.AppendUint32(plain, e.Length)
+		plain = binary.LittleEndian.AppendUint32(plain, e.RawLength)
+	}
+	start := len(pack)
+	pack = aead.Seal(pack, plain, trailerAD)
+	return binary.LittleEndian.AppendUint32(pack, uint32(len(pack)-start))
+}
+
+// TrailerLength reads the sealed trailer's length from a pack's last
+// TailSize bytes and checks it against the pack's size.
+func TrailerLength(tail []byte, packSize int64) (int, error) {
+	if len(tail) != TailSize {
+		return 0, fmt.Errorf("%w: tail is %d bytes", ErrFormat, len(tail))
+	}
+	n := int64(binary.LittleEndian.Uint32(tail))
+	if n < crypto.Overhead+8 || n > packSize-TailSize {
+		return 0, fmt.Errorf("%w: trailer length %d in a %d-byte pack", ErrFormat, n, packSize)
+	}
+	return int(n), nil
+}
+
+// OpenTrailer authenticates and parses a sealed trailer. The entries are
+// checked to lie, without overlapping, before trailerOffset.
+func OpenTrailer(aead *crypto.AEAD, sealed []byte, trailerOffset int64) ([]Entry, error) {
+	plain, err := aead.Open(nil, sealed, trailerAD)
+	if err != nil {
+		return nil, fmt.Errorf("pack trailer: %w", err)
+	}
+	if len(plain) < 8 || string(plain[:4]) != trailerMagic {
+		return nil, fmt.Errorf("%w: bad trailer header", ErrFormat)
+	}
+	n := int(binary.LittleEndian.Uint32(plain[4:]))
+	if len(plain) != 8+n*EntrySize {
+		return nil, fmt.Errorf("%w: trailer of %d bytes for %d entries", ErrFormat, len(plain), n)
+	}
+	out := make([]Entry, n)
+	var end int64
+	for i := range out {
+		b := plain[8+i*EntrySize:]
+		e := &out[i]
+		e.Type = b[0]
+		copy(e.ID[:], b[1:33])
+		e.Offset = binary.LittleEndian.Uint32(b[33:])
+		e.Length = binary.LittleEndian.Uint32(b[37:])
+		e.RawLength = binary.LittleEndian.Uint32(b[41:])
+		if int64(e.Offset) < end || int64(e.Offset)+int64(e.Length) > trailerOffset || e.Length < BlobOverhead {
+			return nil, fmt.Errorf("%w: entry %d (offset %d, length %d) out of place", ErrFormat, i, e.Offset, e.Length)
+		}
+		end = int64(e.Offset) + int64(e.Length)
+	}
+	return out, nil
+}

@@ -25,7 +25,7 @@
 // # Memory and disk per blob
 //
 //   - Segment on disk: 52 bytes per entry + about 1 byte per entry of fan-out
-//     + 40 bytes per pack + 96 bytes of header and MAC. 10 million blobs (a
+//   - 40 bytes per pack + 96 bytes of header and MAC. 10 million blobs (a
 //     10 TiB vault at 1 MiB per chunk) make a 0.5 GB file.
 //   - Go heap: 0 bytes per segment entry. Segments are mmap'd (page cache,
 //     reclaimable; MADV_RANDOM so a lookup touches one or two pages); the

@@ -24,7 +24,7 @@ const (
 	// BlobOverhead is the sealed size minus the blob's payload body.
 	BlobOverhead = 1 + crypto.Overhead
 	// MaxBlobSize bounds a blob's plaintext so that lengths fit in 32 bits.
-	MaxBlobSize = 1<<31 - 1024
+	MaxBlobSize  = 1<<31 - 1024
 	trailerMagic = "CPK1"
 )
 

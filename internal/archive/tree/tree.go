@@ -362,8 +362,23 @@ func appendNode(b []byte, n *Node) []byte {
 }
 
 type decoder struct {
-	b   []byte
-	err error
+	b       []byte
+	err     error
+	strings map[string]string // owner names repeat: share one copy
+}
+
+func (d *decoder) intern(b []byte) string {
+	if s, ok := d.strings[string(b)]; ok {
+		return s
+	}
+	if d.strings == nil {
+		d.strings = make(map[string]string)
+	}
+	s := string(b)
+	if len(d.strings) < 1024 {
+		d.strings[s] = s
+	}
+	return s
 }
 
 func (d *decoder) fail(what string) {
@@ -457,10 +472,10 @@ func Decode(data []byte) (*Tree, error) {
 			n.GID = uint32(d.uvarint("gid"))
 		}
 		if m&fUser != 0 {
-			n.User = string(d.bytes("user"))
+			n.User = d.intern(d.bytes("user"))
 		}
 		if m&fGroup != 0 {
-			n.Group = string(d.bytes("group"))
+			n.Group = d.intern(d.bytes("group"))
 		}
 		if m&fMtime != 0 {
 			n.Mtime = d.varint("mtime")
@@ -554,22 +569,21 @@ func Refs(data []byte) ([]Ref, error) {
 // Refs returns the blobs the tree references, each once.
 func (t *Tree) Refs() []Ref {
 	var refs []Ref
-	seen := make(map[ID]struct{})
+	seen := make(map[Ref]struct{})
+	add := func(r Ref) {
+		if _, ok := seen[r]; !ok {
+			seen[r] = struct{}{}
+			refs = append(refs, r)
+		}
+	}
 	for i := range t.Nodes {
 		n := &t.Nodes[i]
 		if n.Type == Dir {
-			if _, ok := seen[n.Subtree]; !ok {
-				seen[n.Subtree] = struct{}{}
-				refs = append(refs, Ref{Type: TreeBlob, ID: n.Subtree})
-			}
+			add(Ref{Type: TreeBlob, ID: n.Subtree})
 		}
 		for _, e := range n.Content {
-			if e.Hole {
-				continue
-			}
-			if _, ok := seen[e.ID]; !ok {
-				seen[e.ID] = struct{}{}
-				refs = append(refs, Ref{Type: DataBlob, ID: e.ID})
+			if !e.Hole {
+				add(Ref{Type: DataBlob, ID: e.ID})
 			}
 		}
 	}

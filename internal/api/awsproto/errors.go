@@ -2,7 +2,6 @@ package awsproto
 
 import (
 	"bytes"
-	"encoding/json"
 	"net/http"
 	"strconv"
 )
@@ -31,19 +30,62 @@ func (e *ProtocolError) Error() string     { return e.Code + ": " + e.Message }
 func (e *ProtocolError) ErrorCode() string { return e.Code }
 func (e *ProtocolError) HTTPStatus() int   { return e.Status }
 
+// ErrorMessage implements Detailed.
+func (e *ProtocolError) ErrorMessage() string { return e.Message }
+
+// ErrorFields implements Detailed.
+func (e *ProtocolError) ErrorFields() map[string]string { return nil }
+
+// Detailed is implemented by errors that know their client-facing message
+// and further modeled members, so WriteErrorValue can put them in the body.
+type Detailed interface {
+	// ErrorMessage is the body's Message.
+	ErrorMessage() string
+	// ErrorFields holds further string members for the body (Context,
+	// Arn, CreatorRequestId, ...); nil or empty when there are none. A
+	// "Code" entry replaces the body's Code (the x-amzn-ErrorType header
+	// and __type still carry ErrorCode()).
+	ErrorFields() map[string]string
+}
+
+// WriteErrorValue writes e with WriteError, taking message and extra
+// members from Detailed when e implements it, else e.Error().
+func WriteErrorValue(w http.ResponseWriter, requestID string, e Error) {
+	msg := ""
+	var extra map[string]string
+	if d, ok := e.(Detailed); ok {
+		msg = d.ErrorMessage()
+		extra = d.ErrorFields()
+	} else {
+		msg = e.Error()
+	}
+	WriteError(w, requestID, e.ErrorCode(), e.HTTPStatus(), msg, extra)
+}
+
 // WriteError writes err as AWS rest-json error: status code, headers
 // x-amzn-ErrorType and x-amzn-RequestId, and a JSON body
 // {"Code":..,"Message":..,["Context":..,] "Type":"Client"|"Server","__type":..}
 // with __type last, so botocore, aws-sdk-go-v2 (old and new deserializers)
 // and the AWS CLI all resolve the error's type. extra holds further modeled
-// members (Context, CreatorRequestId, Arn...) to include, may be nil.
+// members (Context, CreatorRequestId, Arn...) to include, may be nil; an
+// extra "Code" replaces the body's Code (e.g. AWS's internal "ERROR_9101"),
+// while the header and __type keep code; extra "Message", "Type" and
+// "__type" are ignored.
 func WriteError(w http.ResponseWriter, requestID string, code string, status int, message string, extra map[string]string) {
 	var b bytes.Buffer
+	bodyCode := code
+	if c, ok := extra["Code"]; ok && c != "" {
+		bodyCode = c
+	}
 	b.WriteString(`{"Code":`)
-	writeJSONString(&b, code)
+	writeJSONString(&b, bodyCode)
 	b.WriteString(`,"Message":`)
 	writeJSONString(&b, message)
 	for _, k := range sortedKeys(extra) {
+		switch k {
+		case "Code", "Message", "Type", "__type", "":
+			continue // fixed members, written once
+		}
 		b.WriteByte(',')
 		writeJSONString(&b, k)
 		b.WriteByte(':')
@@ -68,8 +110,7 @@ func WriteError(w http.ResponseWriter, requestID string, code string, status int
 }
 
 func writeJSONString(b *bytes.Buffer, s string) {
-	enc, _ := json.Marshal(s)
-	b.Write(enc)
+	b.Write(AppendString(b.AvailableBuffer(), s))
 }
 
 func sortedKeys(m map[string]string) []string {

@@ -2,6 +2,7 @@ package sigv4
 
 import (
 	"fmt"
+	"net/http"
 	"strings"
 )
 
@@ -182,4 +183,41 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "..."
+}
+
+// ClaimedIdentity returns the identity r claims in its Authorization header
+// or presign query (access key, scope region, signing time) WITHOUT
+// verifying the signature. It is for servers running with authentication
+// disabled (tests, local development), which still need the region the
+// client addressed. ok is false if r carries no parsable SigV4 credential.
+func ClaimedIdentity(r *http.Request) (id Identity, ok bool) {
+	var credStr, date string
+	if h := r.Header.Get("Authorization"); h != "" {
+		a, err := parseAuthorization(h)
+		if err != nil {
+			return id, false
+		}
+		id.AccessKeyID, id.Region = a.Credential.AccessKeyID, a.Credential.Region
+		if d, t, err := headerDate(r); err == nil && d != "" {
+			id.SigningTime = t
+		}
+		return id, true
+	}
+	if r.URL == nil {
+		return id, false
+	}
+	q := r.URL.Query()
+	credStr, date = q.Get("X-Amz-Credential"), q.Get("X-Amz-Date")
+	if credStr == "" {
+		return id, false
+	}
+	c, err := parseCredential(credStr)
+	if err != nil {
+		return id, false
+	}
+	id.AccessKeyID, id.Region, id.Presigned = c.AccessKeyID, c.Region, true
+	if t, err := parseAmzDate(date); err == nil {
+		id.SigningTime = t
+	}
+	return id, true
 }

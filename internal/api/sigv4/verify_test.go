@@ -630,3 +630,23 @@ func BenchmarkVerify(b *testing.B) {
 		})
 	}
 }
+
+func TestClaimedIdentity(t *testing.T) {
+	t.Parallel()
+	r := clientReq{method: "GET", path: "/"}.build(t)
+	sign(t, r, "", signOpts{secret: "anything", region: "eu-central-1"})
+	id, ok := ClaimedIdentity(r)
+	if !ok || id.Region != "eu-central-1" || id.AccessKeyID != testAKID || !id.SigningTime.Equal(testTime) {
+		t.Errorf("ClaimedIdentity(header): got %+v, %v", id, ok)
+	}
+	p := clientReq{method: "GET", path: "/"}.build(t)
+	u := presign(t, p, "", signOpts{region: "us-west-2"})
+	pr, _ := http.NewRequest("GET", u, nil)
+	id, ok = ClaimedIdentity(pr)
+	if !ok || id.Region != "us-west-2" || !id.Presigned {
+		t.Errorf("ClaimedIdentity(presigned): got %+v, %v", id, ok)
+	}
+	if id, ok := ClaimedIdentity(httptestRequest(t, "GET", "/")); ok {
+		t.Errorf("ClaimedIdentity(unsigned): got %+v, true; want false", id)
+	}
+}

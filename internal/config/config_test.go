@@ -222,7 +222,9 @@ func TestValidate(t *testing.T) {
 		{"s3 half credentials", func(c *Config) {
 			c.Regions[0].Storage = Storage{Type: StorageS3, Bucket: "bkt", Endpoint: "s3", AccessKeyID: "a"}
 		}, "config: regions[0].storage: access_key_id and secret_access_key go together"},
-		{"s3 path", func(c *Config) { c.Regions[0].Storage = Storage{Type: StorageS3, Bucket: "bkt", Endpoint: "s3", Path: "/x"} }, "regions[0].storage.path: only valid for type local"},
+		{"s3 path", func(c *Config) {
+			c.Regions[0].Storage = Storage{Type: StorageS3, Bucket: "bkt", Endpoint: "s3", Path: "/x"}
+		}, "regions[0].storage.path: only valid for type local"},
 		{"s3 same bucket and prefix twice", func(c *Config) {
 			c.Regions[0].Storage = Storage{Type: StorageS3, Bucket: "bkt", Endpoint: "s3"}
 			c.Regions[1].Storage = Storage{Type: StorageS3, Bucket: "bkt", Endpoint: "s3"}

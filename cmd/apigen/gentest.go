@@ -815,6 +815,22 @@ func TestGeneratedValidation(t *testing.T) {
 }
 
 `)
+	b.WriteString(`// captureService records the operation and input of the last call and
+// answers errCaptured (a 418 error), for tests that check decoding.
+type captureService struct {
+	op string
+	in any
+}
+
+var errCaptured = &awsproto.ProtocolError{Code: "CapturedException", Status: http.StatusTeapot, Message: "captured"}
+
+var _ Service = (*captureService)(nil)
+
+`)
+	for _, op := range g.m.Ops {
+		fmt.Fprintf(b, "func (c *captureService) %s(_ context.Context, in *%s) (*%s, error) {\n\tc.op, c.in = %q, in\n\treturn nil, errCaptured\n}\n\n",
+			op.Name, g.opIn[op.Name], g.opOut[op.Name], op.Name)
+	}
 	b.WriteString("var generatedValidationCases = []generatedCase{\n")
 	for _, c := range all {
 		fmt.Fprintf(b, "\t{op: %q, name: %q, method: %q, path: %q", c.op, c.name, c.method, c.path)

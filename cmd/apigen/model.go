@@ -98,7 +98,6 @@ func (s *Shape) MemberNamed(name string) *Member {
 	return nil
 }
 
-
 // allow fails when n has a key outside known.
 func allowKeys(where string, n *node, known ...string) error {
 	if n == nil || n.kind != 'o' {

@@ -11,9 +11,9 @@ import (
 
 // Timestamp formats named by the model's timestampFormat trait.
 const (
-	FormatUnix    = "unixTimestamp"
-	FormatISO = "iso8601"
-	FormatRFC822  = "rfc822"
+	FormatUnix   = "unixTimestamp"
+	FormatISO    = "iso8601"
+	FormatRFC822 = "rfc822"
 )
 
 // ParseEpochSeconds parses seconds since the Unix epoch written as a JSON

@@ -32,9 +32,12 @@
 // Sensitive members (tags, restore metadata, ...) are marked in the field
 // comments: never log their values. Validation messages never echo them.
 //
+// model/patches.json (JSON Patch) fixes the model where it contradicts the
+// service documentation; each fix carries a comment.
+//
 // Regenerate with go generate ./internal/api/backupapi after changing the
 // model, model/patches.json or cmd/apigen; CI checks that the tree is up to
 // date.
 package backupapi
 
-//go:generate go run ../../../cmd/apigen -model ../../../model/backup-2018-11-15.service.json -paginators ../../../model/backup-2018-11-15.paginators.json -out .
+//go:generate go run ../../../cmd/apigen -model ../../../model/backup-2018-11-15.service.json -paginators ../../../model/backup-2018-11-15.paginators.json -patches ../../../model/patches.json -out .

@@ -2956,7 +2956,7 @@ type Lifecycle struct {
 
 // ListBackupJobSummariesInput is the input of ListBackupJobSummaries.
 type ListBackupJobSummariesInput struct {
-	// AccountId (shape AccountId): query parameter "AccountId"; pattern ^[0-9]{12}$.
+	// AccountId (shape AccountIdOrAggregate): query parameter "AccountId"; pattern ^([0-9]{12}|ANY|AGGREGATE_ALL)$.
 	AccountId *string `json:"AccountId,omitempty"`
 
 	// AggregationPeriod (shape AggregationPeriod): query parameter "AggregationPeriod".
@@ -2992,7 +2992,7 @@ type ListBackupJobSummariesOutput struct {
 
 // ListBackupJobsInput is the input of ListBackupJobs.
 type ListBackupJobsInput struct {
-	// ByAccountId (shape AccountId): query parameter "accountId"; pattern ^[0-9]{12}$.
+	// ByAccountId (shape AccountIdOrWildcard): query parameter "accountId"; pattern ^([0-9]{12}|\*)$.
 	ByAccountId *string `json:"ByAccountId,omitempty"`
 
 	// ByBackupVaultName (shape BackupVaultName): query parameter "backupVaultName"; pattern ^[a-zA-Z0-9\-\_]{2,50}$.
@@ -3148,7 +3148,7 @@ type ListBackupVaultsOutput struct {
 
 // ListCopyJobSummariesInput is the input of ListCopyJobSummaries.
 type ListCopyJobSummariesInput struct {
-	// AccountId (shape AccountId): query parameter "AccountId"; pattern ^[0-9]{12}$.
+	// AccountId (shape AccountIdOrAggregate): query parameter "AccountId"; pattern ^([0-9]{12}|ANY|AGGREGATE_ALL)$.
 	AccountId *string `json:"AccountId,omitempty"`
 
 	// AggregationPeriod (shape AggregationPeriod): query parameter "AggregationPeriod".
@@ -3505,7 +3505,7 @@ type ListRestoreAccessBackupVaultsOutput struct {
 
 // ListRestoreJobSummariesInput is the input of ListRestoreJobSummaries.
 type ListRestoreJobSummariesInput struct {
-	// AccountId (shape AccountId): query parameter "AccountId"; pattern ^[0-9]{12}$.
+	// AccountId (shape AccountIdOrAggregate): query parameter "AccountId"; pattern ^([0-9]{12}|ANY|AGGREGATE_ALL)$.
 	AccountId *string `json:"AccountId,omitempty"`
 
 	// AggregationPeriod (shape AggregationPeriod): query parameter "AggregationPeriod".
@@ -3652,7 +3652,7 @@ type ListRestoreTestingSelectionsOutput struct {
 
 // ListScanJobSummariesInput is the input of ListScanJobSummaries.
 type ListScanJobSummariesInput struct {
-	// AccountId (shape AccountId): query parameter "AccountId"; pattern ^[0-9]{12}$.
+	// AccountId (shape AccountIdOrAggregate): query parameter "AccountId"; pattern ^([0-9]{12}|ANY|AGGREGATE_ALL)$.
 	AccountId *string `json:"AccountId,omitempty"`
 
 	// AggregationPeriod (shape AggregationPeriod): query parameter "AggregationPeriod".

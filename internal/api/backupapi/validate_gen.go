@@ -10,12 +10,14 @@ import (
 // Patterns of the model, compiled once.
 var (
 	pattern0 = regexp.MustCompile(`^[0-9]{12}$`)
-	pattern1 = regexp.MustCompile(`^[a-zA-Z0-9\-\_\.]{1,50}$`)
-	pattern2 = regexp.MustCompile(`^[a-zA-Z0-9\-\_]{2,50}$`)
-	pattern3 = regexp.MustCompile(`^(\*|[a-zA-Z0-9\-\_]{2,50})$`)
-	pattern4 = regexp.MustCompile(`.*\S.*`)
-	pattern5 = regexp.MustCompile(`[a-zA-Z][_a-zA-Z0-9]*`)
-	pattern6 = regexp.MustCompile(`^[a-zA-Z0-9_]{1,200}$`)
+	pattern1 = regexp.MustCompile(`^([0-9]{12}|ANY|AGGREGATE_ALL)$`)
+	pattern2 = regexp.MustCompile(`^([0-9]{12}|\*)$`)
+	pattern3 = regexp.MustCompile(`^[a-zA-Z0-9\-\_\.]{1,50}$`)
+	pattern4 = regexp.MustCompile(`^[a-zA-Z0-9\-\_]{2,50}$`)
+	pattern5 = regexp.MustCompile(`^(\*|[a-zA-Z0-9\-\_]{2,50})$`)
+	pattern6 = regexp.MustCompile(`.*\S.*`)
+	pattern7 = regexp.MustCompile(`[a-zA-Z][_a-zA-Z0-9]*`)
+	pattern8 = regexp.MustCompile(`^[a-zA-Z0-9_]{1,200}$`)
 )
 
 // validationError turns a validation failure into the modeled exception.
@@ -1108,6 +1110,20 @@ func checkAccountId(name string, v string) error {
 	return nil
 }
 
+func checkAccountIdOrAggregate(name string, v string) error {
+	if err := awsproto.CheckPattern(name, v, pattern1, false); err != nil {
+		return err
+	}
+	return nil
+}
+
+func checkAccountIdOrWildcard(name string, v string) error {
+	if err := awsproto.CheckPattern(name, v, pattern2, false); err != nil {
+		return err
+	}
+	return nil
+}
+
 func (v *AdvancedBackupSetting) validate() error {
 	if v.BackupOptions != nil {
 		if err := validateBackupOptions(v.BackupOptions); err != nil {
@@ -1168,14 +1184,14 @@ func checkBackupJobStatus(name string, v BackupJobStatus) error {
 }
 
 func checkBackupOptionKey(name string, v string) error {
-	if err := awsproto.CheckPattern(name, v, pattern1, false); err != nil {
+	if err := awsproto.CheckPattern(name, v, pattern3, false); err != nil {
 		return err
 	}
 	return nil
 }
 
 func checkBackupOptionValue(name string, v string) error {
-	if err := awsproto.CheckPattern(name, v, pattern1, false); err != nil {
+	if err := awsproto.CheckPattern(name, v, pattern3, false); err != nil {
 		return err
 	}
 	return nil
@@ -1259,7 +1275,7 @@ func (v *BackupRuleInput) validate() error {
 }
 
 func checkBackupRuleName(name string, v string) error {
-	if err := awsproto.CheckPattern(name, v, pattern1, false); err != nil {
+	if err := awsproto.CheckPattern(name, v, pattern3, false); err != nil {
 		return err
 	}
 	return nil
@@ -1295,7 +1311,7 @@ func (v *BackupSelection) validate() error {
 }
 
 func checkBackupSelectionName(name string, v string) error {
-	if err := awsproto.CheckPattern(name, v, pattern1, false); err != nil {
+	if err := awsproto.CheckPattern(name, v, pattern3, false); err != nil {
 		return err
 	}
 	return nil
@@ -1318,14 +1334,14 @@ func validateBackupVaultEvents(v []BackupVaultEvent) error {
 }
 
 func checkBackupVaultName(name string, v string) error {
-	if err := awsproto.CheckPattern(name, v, pattern2, false); err != nil {
+	if err := awsproto.CheckPattern(name, v, pattern4, false); err != nil {
 		return err
 	}
 	return nil
 }
 
 func checkBackupVaultNameOrWildcard(name string, v string) error {
-	if err := awsproto.CheckPattern(name, v, pattern3, false); err != nil {
+	if err := awsproto.CheckPattern(name, v, pattern5, false); err != nil {
 		return err
 	}
 	return nil
@@ -1903,7 +1919,7 @@ func checkFrameworkDescription(name string, v string) error {
 	if err := awsproto.CheckLen(name, v, 0, 1024, false); err != nil {
 		return err
 	}
-	if err := awsproto.CheckPattern(name, v, pattern4, false); err != nil {
+	if err := awsproto.CheckPattern(name, v, pattern6, false); err != nil {
 		return err
 	}
 	return nil
@@ -1913,7 +1929,7 @@ func checkFrameworkName(name string, v string) error {
 	if err := awsproto.CheckLen(name, v, 1, 256, false); err != nil {
 		return err
 	}
-	if err := awsproto.CheckPattern(name, v, pattern5, false); err != nil {
+	if err := awsproto.CheckPattern(name, v, pattern7, false); err != nil {
 		return err
 	}
 	return nil
@@ -2136,7 +2152,7 @@ func checkLifecycleDeleteAfterEvent(name string, v LifecycleDeleteAfterEvent) er
 
 func (v *ListBackupJobSummariesInput) validate() error {
 	if v.AccountId != nil {
-		if err := checkAccountId("AccountId", *v.AccountId); err != nil {
+		if err := checkAccountIdOrAggregate("AccountId", *v.AccountId); err != nil {
 			return err
 		}
 	}
@@ -2165,7 +2181,7 @@ func (v *ListBackupJobSummariesInput) validate() error {
 
 func (v *ListBackupJobsInput) validate() error {
 	if v.ByAccountId != nil {
-		if err := checkAccountId("ByAccountId", *v.ByAccountId); err != nil {
+		if err := checkAccountIdOrWildcard("ByAccountId", *v.ByAccountId); err != nil {
 			return err
 		}
 	}
@@ -2250,7 +2266,7 @@ func (v *ListBackupVaultsInput) validate() error {
 
 func (v *ListCopyJobSummariesInput) validate() error {
 	if v.AccountId != nil {
-		if err := checkAccountId("AccountId", *v.AccountId); err != nil {
+		if err := checkAccountIdOrAggregate("AccountId", *v.AccountId); err != nil {
 			return err
 		}
 	}
@@ -2471,7 +2487,7 @@ func (v *ListRestoreAccessBackupVaultsInput) validate() error {
 
 func (v *ListRestoreJobSummariesInput) validate() error {
 	if v.AccountId != nil {
-		if err := checkAccountId("AccountId", *v.AccountId); err != nil {
+		if err := checkAccountIdOrAggregate("AccountId", *v.AccountId); err != nil {
 			return err
 		}
 	}
@@ -2570,7 +2586,7 @@ func checkListRestoreTestingSelectionsInputMaxResultsInteger(name string, v int3
 
 func (v *ListScanJobSummariesInput) validate() error {
 	if v.AccountId != nil {
-		if err := checkAccountId("AccountId", *v.AccountId); err != nil {
+		if err := checkAccountIdOrAggregate("AccountId", *v.AccountId); err != nil {
 			return err
 		}
 	}
@@ -2776,7 +2792,7 @@ func checkReportPlanDescription(name string, v string) error {
 	if err := awsproto.CheckLen(name, v, 0, 1024, false); err != nil {
 		return err
 	}
-	if err := awsproto.CheckPattern(name, v, pattern4, false); err != nil {
+	if err := awsproto.CheckPattern(name, v, pattern6, false); err != nil {
 		return err
 	}
 	return nil
@@ -2786,7 +2802,7 @@ func checkReportPlanName(name string, v string) error {
 	if err := awsproto.CheckLen(name, v, 1, 256, false); err != nil {
 		return err
 	}
-	if err := awsproto.CheckPattern(name, v, pattern5, false); err != nil {
+	if err := awsproto.CheckPattern(name, v, pattern7, false); err != nil {
 		return err
 	}
 	return nil
@@ -2832,7 +2848,7 @@ func validateResourceSelections(v []ResourceSelection) error {
 }
 
 func checkResourceType(name string, v string) error {
-	if err := awsproto.CheckPattern(name, v, pattern1, false); err != nil {
+	if err := awsproto.CheckPattern(name, v, pattern3, false); err != nil {
 		return err
 	}
 	return nil
@@ -3259,7 +3275,7 @@ func (v *TieringConfigurationInputForUpdate) validate() error {
 }
 
 func checkTieringConfigurationName(name string, v string) error {
-	if err := awsproto.CheckPattern(name, v, pattern6, false); err != nil {
+	if err := awsproto.CheckPattern(name, v, pattern8, false); err != nil {
 		return err
 	}
 	return nil

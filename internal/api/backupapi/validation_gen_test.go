@@ -95,6 +95,557 @@ func TestGeneratedValidation(t *testing.T) {
 	}
 }
 
+// captureService records the operation and input of the last call and
+// answers errCaptured (a 418 error), for tests that check decoding.
+type captureService struct {
+	op string
+	in any
+}
+
+var errCaptured = &awsproto.ProtocolError{Code: "CapturedException", Status: http.StatusTeapot, Message: "captured"}
+
+var _ Service = (*captureService)(nil)
+
+func (c *captureService) AssociateBackupVaultMpaApprovalTeam(_ context.Context, in *AssociateBackupVaultMpaApprovalTeamInput) (*AssociateBackupVaultMpaApprovalTeamOutput, error) {
+	c.op, c.in = "AssociateBackupVaultMpaApprovalTeam", in
+	return nil, errCaptured
+}
+
+func (c *captureService) CancelLegalHold(_ context.Context, in *CancelLegalHoldInput) (*CancelLegalHoldOutput, error) {
+	c.op, c.in = "CancelLegalHold", in
+	return nil, errCaptured
+}
+
+func (c *captureService) CreateBackupPlan(_ context.Context, in *CreateBackupPlanInput) (*CreateBackupPlanOutput, error) {
+	c.op, c.in = "CreateBackupPlan", in
+	return nil, errCaptured
+}
+
+func (c *captureService) CreateBackupSelection(_ context.Context, in *CreateBackupSelectionInput) (*CreateBackupSelectionOutput, error) {
+	c.op, c.in = "CreateBackupSelection", in
+	return nil, errCaptured
+}
+
+func (c *captureService) CreateBackupVault(_ context.Context, in *CreateBackupVaultInput) (*CreateBackupVaultOutput, error) {
+	c.op, c.in = "CreateBackupVault", in
+	return nil, errCaptured
+}
+
+func (c *captureService) CreateFramework(_ context.Context, in *CreateFrameworkInput) (*CreateFrameworkOutput, error) {
+	c.op, c.in = "CreateFramework", in
+	return nil, errCaptured
+}
+
+func (c *captureService) CreateLegalHold(_ context.Context, in *CreateLegalHoldInput) (*CreateLegalHoldOutput, error) {
+	c.op, c.in = "CreateLegalHold", in
+	return nil, errCaptured
+}
+
+func (c *captureService) CreateLogicallyAirGappedBackupVault(_ context.Context, in *CreateLogicallyAirGappedBackupVaultInput) (*CreateLogicallyAirGappedBackupVaultOutput, error) {
+	c.op, c.in = "CreateLogicallyAirGappedBackupVault", in
+	return nil, errCaptured
+}
+
+func (c *captureService) CreateReportPlan(_ context.Context, in *CreateReportPlanInput) (*CreateReportPlanOutput, error) {
+	c.op, c.in = "CreateReportPlan", in
+	return nil, errCaptured
+}
+
+func (c *captureService) CreateRestoreAccessBackupVault(_ context.Context, in *CreateRestoreAccessBackupVaultInput) (*CreateRestoreAccessBackupVaultOutput, error) {
+	c.op, c.in = "CreateRestoreAccessBackupVault", in
+	return nil, errCaptured
+}
+
+func (c *captureService) CreateRestoreTestingPlan(_ context.Context, in *CreateRestoreTestingPlanInput) (*CreateRestoreTestingPlanOutput, error) {
+	c.op, c.in = "CreateRestoreTestingPlan", in
+	return nil, errCaptured
+}
+
+func (c *captureService) CreateRestoreTestingSelection(_ context.Context, in *CreateRestoreTestingSelectionInput) (*CreateRestoreTestingSelectionOutput, error) {
+	c.op, c.in = "CreateRestoreTestingSelection", in
+	return nil, errCaptured
+}
+
+func (c *captureService) CreateTieringConfiguration(_ context.Context, in *CreateTieringConfigurationInput) (*CreateTieringConfigurationOutput, error) {
+	c.op, c.in = "CreateTieringConfiguration", in
+	return nil, errCaptured
+}
+
+func (c *captureService) DeleteBackupPlan(_ context.Context, in *DeleteBackupPlanInput) (*DeleteBackupPlanOutput, error) {
+	c.op, c.in = "DeleteBackupPlan", in
+	return nil, errCaptured
+}
+
+func (c *captureService) DeleteBackupSelection(_ context.Context, in *DeleteBackupSelectionInput) (*DeleteBackupSelectionOutput, error) {
+	c.op, c.in = "DeleteBackupSelection", in
+	return nil, errCaptured
+}
+
+func (c *captureService) DeleteBackupVault(_ context.Context, in *DeleteBackupVaultInput) (*DeleteBackupVaultOutput, error) {
+	c.op, c.in = "DeleteBackupVault", in
+	return nil, errCaptured
+}
+
+func (c *captureService) DeleteBackupVaultAccessPolicy(_ context.Context, in *DeleteBackupVaultAccessPolicyInput) (*DeleteBackupVaultAccessPolicyOutput, error) {
+	c.op, c.in = "DeleteBackupVaultAccessPolicy", in
+	return nil, errCaptured
+}
+
+func (c *captureService) DeleteBackupVaultLockConfiguration(_ context.Context, in *DeleteBackupVaultLockConfigurationInput) (*DeleteBackupVaultLockConfigurationOutput, error) {
+	c.op, c.in = "DeleteBackupVaultLockConfiguration", in
+	return nil, errCaptured
+}
+
+func (c *captureService) DeleteBackupVaultNotifications(_ context.Context, in *DeleteBackupVaultNotificationsInput) (*DeleteBackupVaultNotificationsOutput, error) {
+	c.op, c.in = "DeleteBackupVaultNotifications", in
+	return nil, errCaptured
+}
+
+func (c *captureService) DeleteFramework(_ context.Context, in *DeleteFrameworkInput) (*DeleteFrameworkOutput, error) {
+	c.op, c.in = "DeleteFramework", in
+	return nil, errCaptured
+}
+
+func (c *captureService) DeleteRecoveryPoint(_ context.Context, in *DeleteRecoveryPointInput) (*DeleteRecoveryPointOutput, error) {
+	c.op, c.in = "DeleteRecoveryPoint", in
+	return nil, errCaptured
+}
+
+func (c *captureService) DeleteReportPlan(_ context.Context, in *DeleteReportPlanInput) (*DeleteReportPlanOutput, error) {
+	c.op, c.in = "DeleteReportPlan", in
+	return nil, errCaptured
+}
+
+func (c *captureService) DeleteRestoreTestingPlan(_ context.Context, in *DeleteRestoreTestingPlanInput) (*DeleteRestoreTestingPlanOutput, error) {
+	c.op, c.in = "DeleteRestoreTestingPlan", in
+	return nil, errCaptured
+}
+
+func (c *captureService) DeleteRestoreTestingSelection(_ context.Context, in *DeleteRestoreTestingSelectionInput) (*DeleteRestoreTestingSelectionOutput, error) {
+	c.op, c.in = "DeleteRestoreTestingSelection", in
+	return nil, errCaptured
+}
+
+func (c *captureService) DeleteTieringConfiguration(_ context.Context, in *DeleteTieringConfigurationInput) (*DeleteTieringConfigurationOutput, error) {
+	c.op, c.in = "DeleteTieringConfiguration", in
+	return nil, errCaptured
+}
+
+func (c *captureService) DescribeBackupJob(_ context.Context, in *DescribeBackupJobInput) (*DescribeBackupJobOutput, error) {
+	c.op, c.in = "DescribeBackupJob", in
+	return nil, errCaptured
+}
+
+func (c *captureService) DescribeBackupVault(_ context.Context, in *DescribeBackupVaultInput) (*DescribeBackupVaultOutput, error) {
+	c.op, c.in = "DescribeBackupVault", in
+	return nil, errCaptured
+}
+
+func (c *captureService) DescribeCopyJob(_ context.Context, in *DescribeCopyJobInput) (*DescribeCopyJobOutput, error) {
+	c.op, c.in = "DescribeCopyJob", in
+	return nil, errCaptured
+}
+
+func (c *captureService) DescribeFramework(_ context.Context, in *DescribeFrameworkInput) (*DescribeFrameworkOutput, error) {
+	c.op, c.in = "DescribeFramework", in
+	return nil, errCaptured
+}
+
+func (c *captureService) DescribeGlobalSettings(_ context.Context, in *DescribeGlobalSettingsInput) (*DescribeGlobalSettingsOutput, error) {
+	c.op, c.in = "DescribeGlobalSettings", in
+	return nil, errCaptured
+}
+
+func (c *captureService) DescribeProtectedResource(_ context.Context, in *DescribeProtectedResourceInput) (*DescribeProtectedResourceOutput, error) {
+	c.op, c.in = "DescribeProtectedResource", in
+	return nil, errCaptured
+}
+
+func (c *captureService) DescribeRecoveryPoint(_ context.Context, in *DescribeRecoveryPointInput) (*DescribeRecoveryPointOutput, error) {
+	c.op, c.in = "DescribeRecoveryPoint", in
+	return nil, errCaptured
+}
+
+func (c *captureService) DescribeRegionSettings(_ context.Context, in *DescribeRegionSettingsInput) (*DescribeRegionSettingsOutput, error) {
+	c.op, c.in = "DescribeRegionSettings", in
+	return nil, errCaptured
+}
+
+func (c *captureService) DescribeReportJob(_ context.Context, in *DescribeReportJobInput) (*DescribeReportJobOutput, error) {
+	c.op, c.in = "DescribeReportJob", in
+	return nil, errCaptured
+}
+
+func (c *captureService) DescribeReportPlan(_ context.Context, in *DescribeReportPlanInput) (*DescribeReportPlanOutput, error) {
+	c.op, c.in = "DescribeReportPlan", in
+	return nil, errCaptured
+}
+
+func (c *captureService) DescribeRestoreJob(_ context.Context, in *DescribeRestoreJobInput) (*DescribeRestoreJobOutput, error) {
+	c.op, c.in = "DescribeRestoreJob", in
+	return nil, errCaptured
+}
+
+func (c *captureService) DescribeScanJob(_ context.Context, in *DescribeScanJobInput) (*DescribeScanJobOutput, error) {
+	c.op, c.in = "DescribeScanJob", in
+	return nil, errCaptured
+}
+
+func (c *captureService) DisassociateBackupVaultMpaApprovalTeam(_ context.Context, in *DisassociateBackupVaultMpaApprovalTeamInput) (*DisassociateBackupVaultMpaApprovalTeamOutput, error) {
+	c.op, c.in = "DisassociateBackupVaultMpaApprovalTeam", in
+	return nil, errCaptured
+}
+
+func (c *captureService) DisassociateRecoveryPoint(_ context.Context, in *DisassociateRecoveryPointInput) (*DisassociateRecoveryPointOutput, error) {
+	c.op, c.in = "DisassociateRecoveryPoint", in
+	return nil, errCaptured
+}
+
+func (c *captureService) DisassociateRecoveryPointFromParent(_ context.Context, in *DisassociateRecoveryPointFromParentInput) (*DisassociateRecoveryPointFromParentOutput, error) {
+	c.op, c.in = "DisassociateRecoveryPointFromParent", in
+	return nil, errCaptured
+}
+
+func (c *captureService) ExportBackupPlanTemplate(_ context.Context, in *ExportBackupPlanTemplateInput) (*ExportBackupPlanTemplateOutput, error) {
+	c.op, c.in = "ExportBackupPlanTemplate", in
+	return nil, errCaptured
+}
+
+func (c *captureService) GetBackupPlan(_ context.Context, in *GetBackupPlanInput) (*GetBackupPlanOutput, error) {
+	c.op, c.in = "GetBackupPlan", in
+	return nil, errCaptured
+}
+
+func (c *captureService) GetBackupPlanFromJSON(_ context.Context, in *GetBackupPlanFromJSONInput) (*GetBackupPlanFromJSONOutput, error) {
+	c.op, c.in = "GetBackupPlanFromJSON", in
+	return nil, errCaptured
+}
+
+func (c *captureService) GetBackupPlanFromTemplate(_ context.Context, in *GetBackupPlanFromTemplateInput) (*GetBackupPlanFromTemplateOutput, error) {
+	c.op, c.in = "GetBackupPlanFromTemplate", in
+	return nil, errCaptured
+}
+
+func (c *captureService) GetBackupSelection(_ context.Context, in *GetBackupSelectionInput) (*GetBackupSelectionOutput, error) {
+	c.op, c.in = "GetBackupSelection", in
+	return nil, errCaptured
+}
+
+func (c *captureService) GetBackupVaultAccessPolicy(_ context.Context, in *GetBackupVaultAccessPolicyInput) (*GetBackupVaultAccessPolicyOutput, error) {
+	c.op, c.in = "GetBackupVaultAccessPolicy", in
+	return nil, errCaptured
+}
+
+func (c *captureService) GetBackupVaultNotifications(_ context.Context, in *GetBackupVaultNotificationsInput) (*GetBackupVaultNotificationsOutput, error) {
+	c.op, c.in = "GetBackupVaultNotifications", in
+	return nil, errCaptured
+}
+
+func (c *captureService) GetLegalHold(_ context.Context, in *GetLegalHoldInput) (*GetLegalHoldOutput, error) {
+	c.op, c.in = "GetLegalHold", in
+	return nil, errCaptured
+}
+
+func (c *captureService) GetRecoveryPointIndexDetails(_ context.Context, in *GetRecoveryPointIndexDetailsInput) (*GetRecoveryPointIndexDetailsOutput, error) {
+	c.op, c.in = "GetRecoveryPointIndexDetails", in
+	return nil, errCaptured
+}
+
+func (c *captureService) GetRecoveryPointRestoreMetadata(_ context.Context, in *GetRecoveryPointRestoreMetadataInput) (*GetRecoveryPointRestoreMetadataOutput, error) {
+	c.op, c.in = "GetRecoveryPointRestoreMetadata", in
+	return nil, errCaptured
+}
+
+func (c *captureService) GetRestoreJobMetadata(_ context.Context, in *GetRestoreJobMetadataInput) (*GetRestoreJobMetadataOutput, error) {
+	c.op, c.in = "GetRestoreJobMetadata", in
+	return nil, errCaptured
+}
+
+func (c *captureService) GetRestoreTestingInferredMetadata(_ context.Context, in *GetRestoreTestingInferredMetadataInput) (*GetRestoreTestingInferredMetadataOutput, error) {
+	c.op, c.in = "GetRestoreTestingInferredMetadata", in
+	return nil, errCaptured
+}
+
+func (c *captureService) GetRestoreTestingPlan(_ context.Context, in *GetRestoreTestingPlanInput) (*GetRestoreTestingPlanOutput, error) {
+	c.op, c.in = "GetRestoreTestingPlan", in
+	return nil, errCaptured
+}
+
+func (c *captureService) GetRestoreTestingSelection(_ context.Context, in *GetRestoreTestingSelectionInput) (*GetRestoreTestingSelectionOutput, error) {
+	c.op, c.in = "GetRestoreTestingSelection", in
+	return nil, errCaptured
+}
+
+func (c *captureService) GetSupportedResourceTypes(_ context.Context, in *GetSupportedResourceTypesInput) (*GetSupportedResourceTypesOutput, error) {
+	c.op, c.in = "GetSupportedResourceTypes", in
+	return nil, errCaptured
+}
+
+func (c *captureService) GetTieringConfiguration(_ context.Context, in *GetTieringConfigurationInput) (*GetTieringConfigurationOutput, error) {
+	c.op, c.in = "GetTieringConfiguration", in
+	return nil, errCaptured
+}
+
+func (c *captureService) ListBackupJobSummaries(_ context.Context, in *ListBackupJobSummariesInput) (*ListBackupJobSummariesOutput, error) {
+	c.op, c.in = "ListBackupJobSummaries", in
+	return nil, errCaptured
+}
+
+func (c *captureService) ListBackupJobs(_ context.Context, in *ListBackupJobsInput) (*ListBackupJobsOutput, error) {
+	c.op, c.in = "ListBackupJobs", in
+	return nil, errCaptured
+}
+
+func (c *captureService) ListBackupPlanTemplates(_ context.Context, in *ListBackupPlanTemplatesInput) (*ListBackupPlanTemplatesOutput, error) {
+	c.op, c.in = "ListBackupPlanTemplates", in
+	return nil, errCaptured
+}
+
+func (c *captureService) ListBackupPlanVersions(_ context.Context, in *ListBackupPlanVersionsInput) (*ListBackupPlanVersionsOutput, error) {
+	c.op, c.in = "ListBackupPlanVersions", in
+	return nil, errCaptured
+}
+
+func (c *captureService) ListBackupPlans(_ context.Context, in *ListBackupPlansInput) (*ListBackupPlansOutput, error) {
+	c.op, c.in = "ListBackupPlans", in
+	return nil, errCaptured
+}
+
+func (c *captureService) ListBackupSelections(_ context.Context, in *ListBackupSelectionsInput) (*ListBackupSelectionsOutput, error) {
+	c.op, c.in = "ListBackupSelections", in
+	return nil, errCaptured
+}
+
+func (c *captureService) ListBackupVaults(_ context.Context, in *ListBackupVaultsInput) (*ListBackupVaultsOutput, error) {
+	c.op, c.in = "ListBackupVaults", in
+	return nil, errCaptured
+}
+
+func (c *captureService) ListCopyJobSummaries(_ context.Context, in *ListCopyJobSummariesInput) (*ListCopyJobSummariesOutput, error) {
+	c.op, c.in = "ListCopyJobSummaries", in
+	return nil, errCaptured
+}
+
+func (c *captureService) ListCopyJobs(_ context.Context, in *ListCopyJobsInput) (*ListCopyJobsOutput, error) {
+	c.op, c.in = "ListCopyJobs", in
+	return nil, errCaptured
+}
+
+func (c *captureService) ListFrameworks(_ context.Context, in *ListFrameworksInput) (*ListFrameworksOutput, error) {
+	c.op, c.in = "ListFrameworks", in
+	return nil, errCaptured
+}
+
+func (c *captureService) ListIndexedRecoveryPoints(_ context.Context, in *ListIndexedRecoveryPointsInput) (*ListIndexedRecoveryPointsOutput, error) {
+	c.op, c.in = "ListIndexedRecoveryPoints", in
+	return nil, errCaptured
+}
+
+func (c *captureService) ListLegalHolds(_ context.Context, in *ListLegalHoldsInput) (*ListLegalHoldsOutput, error) {
+	c.op, c.in = "ListLegalHolds", in
+	return nil, errCaptured
+}
+
+func (c *captureService) ListProtectedResources(_ context.Context, in *ListProtectedResourcesInput) (*ListProtectedResourcesOutput, error) {
+	c.op, c.in = "ListProtectedResources", in
+	return nil, errCaptured
+}
+
+func (c *captureService) ListProtectedResourcesByBackupVault(_ context.Context, in *ListProtectedResourcesByBackupVaultInput) (*ListProtectedResourcesByBackupVaultOutput, error) {
+	c.op, c.in = "ListProtectedResourcesByBackupVault", in
+	return nil, errCaptured
+}
+
+func (c *captureService) ListRecoveryPointsByBackupVault(_ context.Context, in *ListRecoveryPointsByBackupVaultInput) (*ListRecoveryPointsByBackupVaultOutput, error) {
+	c.op, c.in = "ListRecoveryPointsByBackupVault", in
+	return nil, errCaptured
+}
+
+func (c *captureService) ListRecoveryPointsByLegalHold(_ context.Context, in *ListRecoveryPointsByLegalHoldInput) (*ListRecoveryPointsByLegalHoldOutput, error) {
+	c.op, c.in = "ListRecoveryPointsByLegalHold", in
+	return nil, errCaptured
+}
+
+func (c *captureService) ListRecoveryPointsByResource(_ context.Context, in *ListRecoveryPointsByResourceInput) (*ListRecoveryPointsByResourceOutput, error) {
+	c.op, c.in = "ListRecoveryPointsByResource", in
+	return nil, errCaptured
+}
+
+func (c *captureService) ListReportJobs(_ context.Context, in *ListReportJobsInput) (*ListReportJobsOutput, error) {
+	c.op, c.in = "ListReportJobs", in
+	return nil, errCaptured
+}
+
+func (c *captureService) ListReportPlans(_ context.Context, in *ListReportPlansInput) (*ListReportPlansOutput, error) {
+	c.op, c.in = "ListReportPlans", in
+	return nil, errCaptured
+}
+
+func (c *captureService) ListRestoreAccessBackupVaults(_ context.Context, in *ListRestoreAccessBackupVaultsInput) (*ListRestoreAccessBackupVaultsOutput, error) {
+	c.op, c.in = "ListRestoreAccessBackupVaults", in
+	return nil, errCaptured
+}
+
+func (c *captureService) ListRestoreJobSummaries(_ context.Context, in *ListRestoreJobSummariesInput) (*ListRestoreJobSummariesOutput, error) {
+	c.op, c.in = "ListRestoreJobSummaries", in
+	return nil, errCaptured
+}
+
+func (c *captureService) ListRestoreJobs(_ context.Context, in *ListRestoreJobsInput) (*ListRestoreJobsOutput, error) {
+	c.op, c.in = "ListRestoreJobs", in
+	return nil, errCaptured
+}
+
+func (c *captureService) ListRestoreJobsByProtectedResource(_ context.Context, in *ListRestoreJobsByProtectedResourceInput) (*ListRestoreJobsByProtectedResourceOutput, error) {
+	c.op, c.in = "ListRestoreJobsByProtectedResource", in
+	return nil, errCaptured
+}
+
+func (c *captureService) ListRestoreTestingPlans(_ context.Context, in *ListRestoreTestingPlansInput) (*ListRestoreTestingPlansOutput, error) {
+	c.op, c.in = "ListRestoreTestingPlans", in
+	return nil, errCaptured
+}
+
+func (c *captureService) ListRestoreTestingSelections(_ context.Context, in *ListRestoreTestingSelectionsInput) (*ListRestoreTestingSelectionsOutput, error) {
+	c.op, c.in = "ListRestoreTestingSelections", in
+	return nil, errCaptured
+}
+
+func (c *captureService) ListScanJobSummaries(_ context.Context, in *ListScanJobSummariesInput) (*ListScanJobSummariesOutput, error) {
+	c.op, c.in = "ListScanJobSummaries", in
+	return nil, errCaptured
+}
+
+func (c *captureService) ListScanJobs(_ context.Context, in *ListScanJobsInput) (*ListScanJobsOutput, error) {
+	c.op, c.in = "ListScanJobs", in
+	return nil, errCaptured
+}
+
+func (c *captureService) ListTags(_ context.Context, in *ListTagsInput) (*ListTagsOutput, error) {
+	c.op, c.in = "ListTags", in
+	return nil, errCaptured
+}
+
+func (c *captureService) ListTieringConfigurations(_ context.Context, in *ListTieringConfigurationsInput) (*ListTieringConfigurationsOutput, error) {
+	c.op, c.in = "ListTieringConfigurations", in
+	return nil, errCaptured
+}
+
+func (c *captureService) PutBackupVaultAccessPolicy(_ context.Context, in *PutBackupVaultAccessPolicyInput) (*PutBackupVaultAccessPolicyOutput, error) {
+	c.op, c.in = "PutBackupVaultAccessPolicy", in
+	return nil, errCaptured
+}
+
+func (c *captureService) PutBackupVaultLockConfiguration(_ context.Context, in *PutBackupVaultLockConfigurationInput) (*PutBackupVaultLockConfigurationOutput, error) {
+	c.op, c.in = "PutBackupVaultLockConfiguration", in
+	return nil, errCaptured
+}
+
+func (c *captureService) PutBackupVaultNotifications(_ context.Context, in *PutBackupVaultNotificationsInput) (*PutBackupVaultNotificationsOutput, error) {
+	c.op, c.in = "PutBackupVaultNotifications", in
+	return nil, errCaptured
+}
+
+func (c *captureService) PutRestoreValidationResult(_ context.Context, in *PutRestoreValidationResultInput) (*PutRestoreValidationResultOutput, error) {
+	c.op, c.in = "PutRestoreValidationResult", in
+	return nil, errCaptured
+}
+
+func (c *captureService) RevokeRestoreAccessBackupVault(_ context.Context, in *RevokeRestoreAccessBackupVaultInput) (*RevokeRestoreAccessBackupVaultOutput, error) {
+	c.op, c.in = "RevokeRestoreAccessBackupVault", in
+	return nil, errCaptured
+}
+
+func (c *captureService) StartBackupJob(_ context.Context, in *StartBackupJobInput) (*StartBackupJobOutput, error) {
+	c.op, c.in = "StartBackupJob", in
+	return nil, errCaptured
+}
+
+func (c *captureService) StartCopyJob(_ context.Context, in *StartCopyJobInput) (*StartCopyJobOutput, error) {
+	c.op, c.in = "StartCopyJob", in
+	return nil, errCaptured
+}
+
+func (c *captureService) StartReportJob(_ context.Context, in *StartReportJobInput) (*StartReportJobOutput, error) {
+	c.op, c.in = "StartReportJob", in
+	return nil, errCaptured
+}
+
+func (c *captureService) StartRestoreJob(_ context.Context, in *StartRestoreJobInput) (*StartRestoreJobOutput, error) {
+	c.op, c.in = "StartRestoreJob", in
+	return nil, errCaptured
+}
+
+func (c *captureService) StartScanJob(_ context.Context, in *StartScanJobInput) (*StartScanJobOutput, error) {
+	c.op, c.in = "StartScanJob", in
+	return nil, errCaptured
+}
+
+func (c *captureService) StopBackupJob(_ context.Context, in *StopBackupJobInput) (*StopBackupJobOutput, error) {
+	c.op, c.in = "StopBackupJob", in
+	return nil, errCaptured
+}
+
+func (c *captureService) TagResource(_ context.Context, in *TagResourceInput) (*TagResourceOutput, error) {
+	c.op, c.in = "TagResource", in
+	return nil, errCaptured
+}
+
+func (c *captureService) UntagResource(_ context.Context, in *UntagResourceInput) (*UntagResourceOutput, error) {
+	c.op, c.in = "UntagResource", in
+	return nil, errCaptured
+}
+
+func (c *captureService) UpdateBackupPlan(_ context.Context, in *UpdateBackupPlanInput) (*UpdateBackupPlanOutput, error) {
+	c.op, c.in = "UpdateBackupPlan", in
+	return nil, errCaptured
+}
+
+func (c *captureService) UpdateFramework(_ context.Context, in *UpdateFrameworkInput) (*UpdateFrameworkOutput, error) {
+	c.op, c.in = "UpdateFramework", in
+	return nil, errCaptured
+}
+
+func (c *captureService) UpdateGlobalSettings(_ context.Context, in *UpdateGlobalSettingsInput) (*UpdateGlobalSettingsOutput, error) {
+	c.op, c.in = "UpdateGlobalSettings", in
+	return nil, errCaptured
+}
+
+func (c *captureService) UpdateRecoveryPointIndexSettings(_ context.Context, in *UpdateRecoveryPointIndexSettingsInput) (*UpdateRecoveryPointIndexSettingsOutput, error) {
+	c.op, c.in = "UpdateRecoveryPointIndexSettings", in
+	return nil, errCaptured
+}
+
+func (c *captureService) UpdateRecoveryPointLifecycle(_ context.Context, in *UpdateRecoveryPointLifecycleInput) (*UpdateRecoveryPointLifecycleOutput, error) {
+	c.op, c.in = "UpdateRecoveryPointLifecycle", in
+	return nil, errCaptured
+}
+
+func (c *captureService) UpdateRegionSettings(_ context.Context, in *UpdateRegionSettingsInput) (*UpdateRegionSettingsOutput, error) {
+	c.op, c.in = "UpdateRegionSettings", in
+	return nil, errCaptured
+}
+
+func (c *captureService) UpdateReportPlan(_ context.Context, in *UpdateReportPlanInput) (*UpdateReportPlanOutput, error) {
+	c.op, c.in = "UpdateReportPlan", in
+	return nil, errCaptured
+}
+
+func (c *captureService) UpdateRestoreTestingPlan(_ context.Context, in *UpdateRestoreTestingPlanInput) (*UpdateRestoreTestingPlanOutput, error) {
+	c.op, c.in = "UpdateRestoreTestingPlan", in
+	return nil, errCaptured
+}
+
+func (c *captureService) UpdateRestoreTestingSelection(_ context.Context, in *UpdateRestoreTestingSelectionInput) (*UpdateRestoreTestingSelectionOutput, error) {
+	c.op, c.in = "UpdateRestoreTestingSelection", in
+	return nil, errCaptured
+}
+
+func (c *captureService) UpdateTieringConfiguration(_ context.Context, in *UpdateTieringConfigurationInput) (*UpdateTieringConfigurationOutput, error) {
+	c.op, c.in = "UpdateTieringConfiguration", in
+	return nil, errCaptured
+}
+
 var generatedValidationCases = []generatedCase{
 	{op: "AssociateBackupVaultMpaApprovalTeam", name: "valid", method: "PUT", path: "/backup-vaults/sample/mpaApprovalTeam", body: `{"MpaApprovalTeamArn":"sample"}`},
 	{op: "AssociateBackupVaultMpaApprovalTeam", name: "missing BackupVaultName", method: "PUT", path: "/backup-vaults//mpaApprovalTeam", body: `{"MpaApprovalTeamArn":"sample"}`, labels: []string{""}, want: "MissingParameterValueException", member: "BackupVaultName"},

@@ -625,10 +625,38 @@ type unreadableErr struct{ err error }
 
 func (e *unreadableErr) Error() string { return e.err.Error() }
 
-func (b *backup) openFile(abs string) (*os.File, error) {
+// rawFile reads a file through its descriptor without the runtime poller
+// (os.File would try to register every descriptor with epoll).
+type rawFile int
+
+func (f rawFile) ReadAt(p []byte, off int64) (int, error) {
+	total := 0
+	for len(p) > 0 {
+		n, err := unix.Pread(int(f), p, off)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return total, err
+		}
+		if n == 0 {
+			return total, io.EOF
+		}
+		total += n
+		p = p[n:]
+		off += int64(n)
+	}
+	return total, nil
+}
+
+func (f rawFile) Fd() uintptr { return uintptr(f) }
+
+func (f rawFile) Close() error { return unix.Close(int(f)) }
+
+func (b *backup) openFile(abs string) (rawFile, error) {
 	if b.opts.BeforeOpen != nil {
 		if err := b.opts.BeforeOpen(abs); err != nil {
-			return nil, err
+			return -1, err
 		}
 	}
 	flags := unix.O_RDONLY | unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_CLOEXEC
@@ -637,9 +665,9 @@ func (b *backup) openFile(abs string) (*os.File, error) {
 		fd, err = unix.Open(abs, flags, 0)
 	}
 	if err != nil {
-		return nil, err
+		return -1, err
 	}
-	return os.NewFile(uintptr(fd), abs), nil
+	return rawFile(fd), nil
 }
 
 // readFile reads one file's content into n.Content.
@@ -699,7 +727,7 @@ func (b *backup) readFile(job fileJob, n *tree.Node) error {
 
 // readSparse walks data regions with SEEK_DATA/SEEK_HOLE and stores the gaps
 // as holes.
-func (b *backup) readSparse(f *os.File, n *tree.Node) (int64, error) {
+func (b *backup) readSparse(f rawFile, n *tree.Node) (int64, error) {
 	fd := int(f.Fd())
 	size := n.Size
 	var off, read int64
@@ -742,7 +770,7 @@ func (b *backup) readSparse(f *os.File, n *tree.Node) (int64, error) {
 
 // readRange chunks length bytes at off (length < 0: to EOF) and appends the
 // extents to n.Content.
-func (b *backup) readRange(f *os.File, n *tree.Node, off, length int64) (int64, error) {
+func (b *backup) readRange(f rawFile, n *tree.Node, off, length int64) (int64, error) {
 	var rd io.Reader
 	if length < 0 {
 		rd = io.NewSectionReader(f, off, 1<<62)

@@ -1,0 +1,190 @@
+// Package repoadapt adapts the repository engine (*repo.Repository) to
+// archive.Repo, the interface the archive layer is written against, and
+// supplies the tree decoder the engine's Check and GC need (TreeRefs).
+//
+// Vocabulary: an Adapter wraps one open Repository; it owns nothing and
+// closing it is the caller's business (close the Repository).
+package repoadapt
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/coffer/coffer/internal/archive"
+	"github.com/coffer/coffer/internal/archive/tree"
+	"github.com/coffer/coffer/internal/repo"
+	"github.com/coffer/coffer/internal/repo/chunker"
+)
+
+// Adapter is an archive.Repo over a *repo.Repository.
+type Adapter struct {
+	R      *repo.Repository
+	params chunker.Params
+}
+
+var (
+	_ archive.Repo      = (*Adapter)(nil)
+	_ archive.RawCopier = (*Adapter)(nil)
+)
+
+// New wraps r.
+func New(r *repo.Repository) *Adapter {
+	return &Adapter{R: r, params: r.ChunkerParams()}
+}
+
+// TreeRefs decodes a tree blob's references for repo.CheckOptions and
+// repo.GCOptions.
+func TreeRefs(data []byte) ([]repo.Ref, error) {
+	refs, err := tree.Refs(data)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]repo.Ref, len(refs))
+	for i, r := range refs {
+		out[i] = repo.Ref{Type: repo.BlobType(r.Type), ID: repo.ID(r.ID)}
+	}
+	return out, nil
+}
+
+func translate(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, repo.ErrBlobNotFound):
+		return fmt.Errorf("%w: %w", archive.ErrBlobNotFound, err)
+	case errors.Is(err, repo.ErrSnapshotNotFound):
+		return fmt.Errorf("%w: %w", archive.ErrSnapshotNotFound, err)
+	}
+	return err
+}
+
+// Hash returns the repository's keyed hash of data.
+func (a *Adapter) Hash(data []byte) archive.ID { return archive.ID(a.R.Hash(data)) }
+
+// SaveBlob stores a blob.
+func (a *Adapter) SaveBlob(ctx context.Context, t archive.BlobType, id archive.ID, data []byte) (bool, error) {
+	return a.R.SaveBlob(ctx, repo.BlobType(t), repo.ID(id), data)
+}
+
+// HasBlob reports whether a blob is stored.
+func (a *Adapter) HasBlob(t archive.BlobType, id archive.ID) bool {
+	return a.R.HasBlob(repo.BlobType(t), repo.ID(id))
+}
+
+// LoadBlob loads a blob's plaintext.
+func (a *Adapter) LoadBlob(ctx context.Context, t archive.BlobType, id archive.ID, buf []byte) ([]byte, error) {
+	d, err := a.R.LoadBlob(ctx, repo.BlobType(t), repo.ID(id), buf)
+	return d, translate(err)
+}
+
+func fromLoc(l repo.BlobLocation) archive.BlobLocation {
+	return archive.BlobLocation{Type: archive.BlobType(l.Type), ID: archive.ID(l.ID), Pack: archive.ID(l.Pack), Offset: l.Offset, Length: l.Length}
+}
+
+// Lookup returns a blob's location.
+func (a *Adapter) Lookup(t archive.BlobType, id archive.ID) (archive.BlobLocation, bool) {
+	l, ok := a.R.Lookup(repo.BlobType(t), repo.ID(id))
+	if !ok {
+		return archive.BlobLocation{}, false
+	}
+	return fromLoc(l), true
+}
+
+// ReadPackBlobs reads blobs of one pack.
+func (a *Adapter) ReadPackBlobs(ctx context.Context, pack archive.ID, blobs []archive.BlobLocation, fn func(archive.BlobLocation, []byte) error) error {
+	locs := make([]repo.BlobLocation, 0, len(blobs))
+	for _, b := range blobs {
+		l, ok := a.R.Lookup(repo.BlobType(b.Type), repo.ID(b.ID))
+		if !ok {
+			return fmt.Errorf("%s blob %s: %w", b.Type, b.ID, archive.ErrBlobNotFound)
+		}
+		locs = append(locs, l)
+	}
+	return translate(a.R.ReadPackBlobs(ctx, repo.ID(pack), locs, func(l repo.BlobLocation, data []byte) error {
+		return fn(fromLoc(l), data)
+	}))
+}
+
+// Flush makes saved blobs durable.
+func (a *Adapter) Flush(ctx context.Context) error { return a.R.Flush(ctx) }
+
+func toSnap(s *archive.Snapshot) *repo.Snapshot {
+	rs := &repo.Snapshot{Time: s.Time, Kind: s.Kind, Root: repo.ID(s.Root), Hostname: s.Hostname,
+		Paths: s.Paths, Tags: s.Tags, Size: s.Size, Files: s.Files, Meta: s.Meta}
+	if s.Parent != nil {
+		p := repo.ID(*s.Parent)
+		rs.Parent = &p
+	}
+	return rs
+}
+
+// FromSnap converts an engine snapshot record.
+func FromSnap(s *repo.Snapshot) *archive.Snapshot {
+	as := &archive.Snapshot{Time: s.Time, Kind: s.Kind, Root: archive.ID(s.Root), Hostname: s.Hostname,
+		Paths: s.Paths, Tags: s.Tags, Size: s.Size, Files: s.Files, Meta: s.Meta}
+	if s.Parent != nil {
+		p := archive.ID(*s.Parent)
+		as.Parent = &p
+	}
+	return as
+}
+
+// SaveSnapshot commits a snapshot.
+func (a *Adapter) SaveSnapshot(ctx context.Context, s *archive.Snapshot) (archive.ID, error) {
+	id, err := a.R.SaveSnapshot(ctx, toSnap(s))
+	return archive.ID(id), err
+}
+
+// LoadSnapshot loads a snapshot.
+func (a *Adapter) LoadSnapshot(ctx context.Context, id archive.ID) (*archive.Snapshot, error) {
+	s, err := a.R.LoadSnapshot(ctx, repo.ID(id))
+	if err != nil {
+		return nil, translate(err)
+	}
+	return FromSnap(s), nil
+}
+
+// ListSnapshots lists snapshots.
+func (a *Adapter) ListSnapshots(ctx context.Context, fn func(archive.ID, *archive.Snapshot) error) error {
+	return a.R.ListSnapshots(ctx, func(id repo.ID, s *repo.Snapshot) error {
+		return fn(archive.ID(id), FromSnap(s))
+	})
+}
+
+// NewChunker returns the repository's FastCDC chunker over r.
+func (a *Adapter) NewChunker(r io.Reader) archive.Chunker {
+	return &chunkerAdapter{c: chunker.New(r, a.params)}
+}
+
+// ChunkMinSize is the chunker's minimum chunk size.
+func (a *Adapter) ChunkMinSize() int { return a.params.MinSize }
+
+type chunkerAdapter struct {
+	c   *chunker.Chunker
+	buf []byte
+}
+
+func (c *chunkerAdapter) Next() ([]byte, error) {
+	ch, err := c.c.Next(c.buf[:0])
+	if err != nil {
+		return nil, err
+	}
+	c.buf = ch.Data
+	return ch.Data, nil
+}
+
+// CopyBlobTo moves a blob into another repository without recompressing
+// it when dst is an Adapter too.
+func (a *Adapter) CopyBlobTo(ctx context.Context, dst archive.Repo, t archive.BlobType, id, dstID archive.ID, plain []byte) (bool, error) {
+	d, ok := dst.(*Adapter)
+	if !ok {
+		return dst.SaveBlob(ctx, t, dstID, plain)
+	}
+	raw, err := a.R.LoadBlobRaw(ctx, repo.BlobType(t), repo.ID(id))
+	if err != nil {
+		return false, translate(err)
+	}
+	return d.R.SaveBlobRaw(ctx, repo.BlobType(t), repo.ID(dstID), raw)
+}

@@ -178,11 +178,13 @@ type budget struct {
 // budget's latest attempt, and if so waits. It returns nil to go on, or the
 // error to return.
 func (s *Store) wait(ctx context.Context, b *budget, op, name string, err error) error {
-	if !s.retryable(ctx, err) {
-		if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
-			return fmt.Errorf("retry: %s %q: %w (last error: %v)", op, name, cerr, err)
-		}
-		return err
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || !s.opts.Retryable(err) {
+		return err // permanent: returned as it is
+	}
+	if cerr := ctx.Err(); cerr != nil {
+		// A transient-looking failure caused by the cancellation: report
+		// the cancellation, never ErrUnavailable.
+		return fmt.Errorf("retry: %s %q: %w (last error: %v)", op, name, cerr, err)
 	}
 	b.attempts++
 	d := s.backoff(b.attempts)

@@ -393,3 +393,21 @@ func TestListCallbackErrorNotRetried(t *testing.T) {
 		t.Errorf("List whose callback fails transiently: got %v after %d calls, want the callback's error after 1", err, inner.calls)
 	}
 }
+
+func TestCancelledTransientBecomesContextError(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	inner := &failing{err: blob.ErrUnavailable}
+	s := mustNew(t, inner, Options{Clock: newInstant()})
+	cancel()
+	err := s.Put(ctx, "x", nil)
+	if !errors.Is(err, context.Canceled) || errors.Is(err, blob.ErrUnavailable) {
+		t.Errorf("transient failure with a cancelled context: got %v, want context.Canceled and not ErrUnavailable", err)
+	}
+	if inner.calls != 1 {
+		t.Errorf("attempts: got %d, want 1", inner.calls)
+	}
+	inner.err = blob.ErrNotFound
+	if err := s.Put(ctx, "x", nil); !errors.Is(err, blob.ErrNotFound) {
+		t.Errorf("permanent failure with a cancelled context: got %v, want it unchanged (ErrNotFound)", err)
+	}
+}

@@ -146,6 +146,8 @@ type Store struct {
 	prefix   string // "" or ending in "/"
 	location string
 	log      *slog.Logger
+	// ownTransport is the transport New created, closed by Close.
+	ownTransport *http.Transport
 
 	allowBestEffort bool
 	// conditional is false once the server is known to ignore or reject
@@ -176,6 +178,7 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	transport := opts.Transport
+	var ownTransport *http.Transport
 	if transport == nil {
 		tr, err := minio.DefaultTransport(secure)
 		if err != nil {
@@ -185,7 +188,7 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 		if opts.SkipTLSVerify && tr.TLSClientConfig != nil {
 			tr.TLSClientConfig.InsecureSkipVerify = true
 		}
-		transport = tr
+		transport, ownTransport = tr, tr
 	}
 	var creds *credentials.Credentials
 	if opts.AccessKey != "" {
@@ -217,6 +220,7 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 		bucket:          opts.Bucket,
 		location:        fmt.Sprintf("s3://%s/%s (%s://%s)", opts.Bucket, prefix, scheme, host),
 		log:             opts.Logger,
+		ownTransport:    ownTransport,
 		allowBestEffort: opts.AllowBestEffortPutIfAbsent,
 	}
 	if prefix != "" {
@@ -297,8 +301,14 @@ func (s *Store) fallBack() {
 // Location returns "s3://bucket/prefix (scheme://endpoint)".
 func (s *Store) Location() string { return s.location }
 
-// Close releases nothing: minio-go's client holds only idle connections.
-func (s *Store) Close() error { return nil }
+// Close closes the idle connections of the transport New created. A
+// transport passed in Options is left alone.
+func (s *Store) Close() error {
+	if s.ownTransport != nil {
+		s.ownTransport.CloseIdleConnections()
+	}
+	return nil
+}
 
 func (s *Store) key(name string) string { return s.prefix + name }
 

@@ -353,16 +353,27 @@ func headerDate(r *http.Request) (string, time.Time, error) {
 		return d, t, nil
 	}
 	if d := r.Header.Get("Date"); d != "" {
-		t, err := http.ParseTime(d)
+		t, err := parseHTTPDate(d)
 		if err != nil {
-			if t, err = parseAmzDate(d); err != nil {
-				return "", t, errIncomplete(fmt.Sprintf("Date header '%s' is not an HTTP date.", truncate(d, 64)))
-			}
+			return "", t, errIncomplete(fmt.Sprintf("Date header '%s' is not an HTTP date.", truncate(d, 64)))
 		}
 		t = t.UTC()
 		return t.Format(amzDateFormat), t, nil
 	}
 	return "", time.Time{}, errIncomplete("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.")
+}
+
+// parseHTTPDate parses a Date header: the HTTP formats, RFC 1123 with a
+// numeric zone (botocore sends "Fri, 02 Jan 2026 03:04:05 -0000") or
+// ISO-8601 basic.
+func parseHTTPDate(d string) (time.Time, error) {
+	if t, err := http.ParseTime(d); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.RFC1123Z, d); err == nil {
+		return t, nil
+	}
+	return parseAmzDate(d)
 }
 
 // parseAmzDate parses "20060102T150405Z", strictly 16 characters.

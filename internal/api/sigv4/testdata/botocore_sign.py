@@ -104,6 +104,12 @@ def main():
         ResourceArn="arn:aws:backup:us-east-1:111122223333:recovery-point:abc", Tags={"k": "v"}))
     record("session-token", "us-east-1", lambda: sess.list_backup_plans(IncludeDeleted=True))
 
+    # With a Date header present botocore signs "date" (RFC 1123) instead of
+    # adding X-Amz-Date; the string to sign still uses the ISO timestamp.
+    dated = client("us-east-1")
+    dated.meta.events.register("before-sign", lambda request, **kw: request.headers.__setitem__("Date", "x"))
+    record("date-header", "us-east-1", lambda: dated.get_backup_vault_notifications(BackupVaultName="v1"))
+
     # A presigned GET, signed by SigV4QueryAuth directly (Backup clients do
     # not presign; this exercises the query-string form).
     req = AWSRequest(method="GET", url=ENDPOINT + "/backup-vaults/?maxResults=5",

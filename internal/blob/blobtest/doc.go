@@ -21,6 +21,9 @@
 //   - Case: one subtest of Run, named after the part of the contract it
 //     checks (RoundTrip, Ranges, PutIfAbsentRace, ...).
 //
+// Benchmark measures Put, PutIfAbsent and Get throughput with the same
+// kind of factory, for comparing drivers and decorators.
+//
 // Names used by the suite never make one object's name a directory prefix of
 // another's ("a" and "a/b"), which file-system drivers cannot store.
 package blobtest

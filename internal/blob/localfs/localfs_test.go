@@ -317,3 +317,13 @@ func TestReadOnlyRoot(t *testing.T) {
 		t.Errorf("Put into a read-only root: got %v, want a permission error", err)
 	}
 }
+
+func BenchmarkStore(b *testing.B) {
+	blobtest.Benchmark(b, func(b *testing.B) blob.Store {
+		s, err := New(context.Background(), Options{Root: b.TempDir()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return s
+	})
+}

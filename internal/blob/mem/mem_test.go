@@ -11,3 +11,7 @@ import (
 func TestConformance(t *testing.T) {
 	blobtest.Run(t, func(t *testing.T) blob.Store { return mem.New(t.Name()) })
 }
+
+func BenchmarkStore(b *testing.B) {
+	blobtest.Benchmark(b, func(b *testing.B) blob.Store { return mem.New(b.Name()) })
+}

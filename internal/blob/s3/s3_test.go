@@ -34,3 +34,8 @@ func TestConformanceWithPrefix(t *testing.T) {
 	srv := s3test.StartServer(t)
 	blobtest.Run(t, func(t *testing.T) blob.Store { return newStore(t, srv, srv.NewBucket(t), "coffer/store1") })
 }
+
+func BenchmarkStore(b *testing.B) {
+	srv := s3test.StartServer(b)
+	blobtest.Benchmark(b, func(b *testing.B) blob.Store { return newStore(b, srv, srv.NewBucket(b), "") })
+}

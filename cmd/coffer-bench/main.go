@@ -1,0 +1,63 @@
+// Command coffer-bench runs Coffer's benchmarks. Subcommands:
+//
+//	coffer-bench engine    [--size 1GiB] ...   the storage engine against restic and borg
+//	coffer-bench tree100k  [--files 100000]    no-change backup and one-file restore of a large tree
+//	coffer-bench repo ...                      the engine CLI (coffer repo), run as the measured child
+//
+// Other benchmarks register in the commands map.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"syscall"
+
+	"github.com/coffer/coffer/internal/repocli"
+)
+
+type command struct {
+	summary string
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) int
+}
+
+var commands = map[string]command{
+	"engine":   {summary: "storage engine benchmark against restic and borg", run: runEngine},
+	"tree100k": {summary: "no-change backup and one-file restore of a 100,000-file tree", run: runTree100k},
+	"repo": {summary: "the coffer repo CLI (used as the measured child process)", run: func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+		return repocli.Main(ctx, args, os.Stdin, stdout, stderr)
+	}},
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(dispatch(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprintln(stderr, "usage: coffer-bench <command> [flags]\n\ncommands:")
+		var names []string
+		for n := range commands {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			fmt.Fprintf(stderr, "  %-10s %s\n", n, commands[n].summary)
+		}
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	c, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "coffer-bench: unknown command %q\n", args[0])
+		return 2
+	}
+	return c.run(ctx, args[1:], stdout, stderr)
+}

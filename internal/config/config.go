@@ -76,7 +76,8 @@ type Config struct {
 type Region struct {
 	// Name is the region name clients use, e.g. us-east-1.
 	Name string `yaml:"name"`
-	// Storage holds the region's vault data.
+	// Storage holds the region's vault data; omitted, it is local under
+	// <data_dir>/storage/<name>.
 	Storage Storage `yaml:"storage"`
 }
 
@@ -247,8 +248,9 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 }
 
 // Resolve makes DataDir absolute (against the working directory) and the
-// local storage paths and RestoreRoot absolute (against DataDir); a local
-// storage without a path gets storage/<region name>. Call it after flags
+// local storage paths and RestoreRoot absolute (against DataDir). A region
+// without storage gets local storage, and a local storage without a path
+// gets storage/<region name>. Call it after flags
 // are applied.
 func (c *Config) Resolve() error {
 	if c.DataDir == "" {
@@ -262,6 +264,9 @@ func (c *Config) Resolve() error {
 	c.RestoreRoot = c.Path(c.RestoreRoot)
 	for i := range c.Regions {
 		s := &c.Regions[i].Storage
+		if *s == (Storage{}) {
+			s.Type = StorageLocal
+		}
 		if s.Type != StorageLocal {
 			continue
 		}

@@ -193,6 +193,21 @@ func TestUnmarshalFileOverlay(t *testing.T) {
 	if len(c.Regions) != 1 || c.Regions[0].Storage.Path != "/d/storage/home-1" {
 		t.Errorf("regions: got %+v", c.Regions)
 	}
+	// A region without storage is local under storage/<name>.
+	c = Default()
+	if err := c.UnmarshalFile([]byte("regions:\n  - name: us-east-1\n  - name: eu-west-1\n"), "c.yaml"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("Validate before Resolve: %v", err)
+	}
+	c.DataDir = "/d"
+	if err := c.Resolve(); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Regions[1].Storage; got.Type != StorageLocal || got.Path != "/d/storage/eu-west-1" {
+		t.Errorf("region without storage: got %+v, want local at /d/storage/eu-west-1", got)
+	}
 }
 
 func TestValidate(t *testing.T) {

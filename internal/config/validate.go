@@ -120,7 +120,9 @@ func (c *Config) Validate() error {
 			}
 			buckets[loc] = f
 		case "":
-			add(sf+".type", "required: local or s3")
+			if s != (Storage{}) { // no storage at all means the local default
+				add(sf+".type", "required: local or s3")
+			}
 		default:
 			add(sf+".type", "must be local or s3, got %q", s.Type)
 		}

@@ -250,11 +250,11 @@ func TestSetReplaceAndTemp(t *testing.T) {
 	if err := s.Add("a", nil, es[:10]); err != nil {
 		t.Fatal(err)
 	}
-	err = s.Replace([]string{"b"}, func(b *Builder) error {
+	err = s.Replace(func(b *Builder) ([]string, error) {
 		for _, e := range es[10:] {
 			b.Add(e)
 		}
-		return nil
+		return []string{"b"}, nil
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -310,11 +310,11 @@ func BenchmarkLookup(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	if err := s.Replace(nil, func(bb *Builder) error {
+	if err := s.Replace(func(bb *Builder) ([]string, error) {
 		for _, e := range es {
 			bb.Add(e)
 		}
-		return nil
+		return nil, nil
 	}); err != nil {
 		b.Fatal(err)
 	}

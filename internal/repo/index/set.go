@@ -358,12 +358,14 @@ func (s *Set) compactLocked() error {
 }
 
 // Replace discards everything and rebuilds the Set from fill, which adds
-// the entries of the named index objects to the builder it is given.
-func (s *Set) Replace(names []string, fill func(b *Builder) error) error {
+// entries to the builder it is given and returns the names of the index
+// objects they came from.
+func (s *Set) Replace(fill func(b *Builder) (names []string, err error)) error {
 	s.maint.Lock()
 	defer s.maint.Unlock()
 	b := NewBuilder(s.opts.Dir, s.opts.RunEntries)
-	if err := fill(b); err != nil {
+	names, err := fill(b)
+	if err != nil {
 		b.Discard()
 		return err
 	}

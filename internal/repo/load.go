@@ -1,0 +1,353 @@
+package repo
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+
+	"github.com/coffer/coffer/internal/blob"
+	"github.com/coffer/coffer/internal/repo/crypto"
+	"github.com/coffer/coffer/internal/repo/index"
+	"github.com/coffer/coffer/internal/repo/pack"
+)
+
+// HasBlob reports whether the blob is stored (indexed, in a pack that garbage
+// collection has not condemned) or saved and pending. A caller that reuses
+// IDs from an earlier snapshot without saving the data again (an unchanged
+// file) must check HasBlob for each: a blob only in a condemned pack reports
+// false and must be saved again.
+func (r *Repository) HasBlob(t BlobType, id ID) bool {
+	k := index.Key{ID: id, Type: uint8(t)}
+	r.sess.touch()
+	r.saver.mu.Lock()
+	_, ok := r.saver.inflight[k]
+	r.saver.mu.Unlock()
+	if ok {
+		return true
+	}
+	_, ok = r.idx.Lookup(k)
+	return ok
+}
+
+// Lookup returns where an indexed blob is stored (blobs saved since the last
+// Flush are not yet indexed).
+func (r *Repository) Lookup(t BlobType, id ID) (BlobLocation, bool) {
+	e, ok := r.idx.Lookup(index.Key{ID: id, Type: uint8(t)})
+	if !ok {
+		return BlobLocation{}, false
+	}
+	return locationOf(e), true
+}
+
+// locate finds a blob for reading, flushing first if it is only pending.
+func (r *Repository) locate(ctx context.Context, t BlobType, id ID) (BlobLocation, error) {
+	if loc, ok := r.Lookup(t, id); ok {
+		return loc, nil
+	}
+	k := index.Key{ID: id, Type: uint8(t)}
+	r.saver.mu.Lock()
+	_, pending := r.saver.inflight[k]
+	r.saver.mu.Unlock()
+	if pending {
+		if err := r.Flush(ctx); err != nil {
+			return BlobLocation{}, err
+		}
+		if loc, ok := r.Lookup(t, id); ok {
+			return loc, nil
+		}
+	}
+	return BlobLocation{}, fmt.Errorf("%w: %s", ErrBlobNotFound, Ref{t, id})
+}
+
+// LoadBlob returns the blob's authenticated plaintext, in buf if it is large
+// enough. A missing blob wraps ErrBlobNotFound; damage is a *CorruptError
+// naming the pack and the blob; a missing pack wraps blob.ErrNotFound in a
+// *CorruptError.
+func (r *Repository) LoadBlob(ctx context.Context, t BlobType, id ID, buf []byte) ([]byte, error) {
+	rb, err := r.loadRaw(ctx, t, id, buf)
+	if err != nil {
+		return nil, err
+	}
+	return r.decode(rb.loc, rb.payload, buf)
+}
+
+type rawLoad struct {
+	loc     BlobLocation
+	payload []byte // flag + body
+}
+
+// loadRaw reads and authenticates one blob; if its pack is gone (a
+// concurrent garbage collection repacked it), it reloads the index once and
+// retries at the new location.
+func (r *Repository) loadRaw(ctx context.Context, t BlobType, id ID, buf []byte) (rawLoad, error) {
+	loc, err := r.locate(ctx, t, id)
+	if err != nil {
+		return rawLoad{}, err
+	}
+	payload, err := r.readSealed(ctx, loc)
+	if err != nil && errors.Is(err, blob.ErrNotFound) {
+		if serr := r.syncIndex(ctx); serr == nil {
+			if loc2, ok := r.Lookup(t, id); ok && loc2.Pack != loc.Pack {
+				loc = loc2
+				payload, err = r.readSealed(ctx, loc)
+			}
+		}
+	}
+	if err != nil {
+		return rawLoad{}, err
+	}
+	return rawLoad{loc: loc, payload: payload}, nil
+}
+
+// readSealed fetches and opens one sealed blob; the payload is freshly
+// allocated.
+func (r *Repository) readSealed(ctx context.Context, loc BlobLocation) ([]byte, error) {
+	sealed := getBuf(int(loc.Length))[:loc.Length]
+	defer putBuf(sealed)
+	if err := r.readRange(ctx, loc.Pack, loc.Offset, sealed); err != nil {
+		return nil, readError(loc.Pack, &Ref{loc.Type, loc.ID}, err)
+	}
+	return r.openBlob(loc, sealed, nil)
+}
+
+// errTruncated marks a pack shorter than the index says.
+var errTruncated = errors.New("pack truncated")
+
+// readError classifies a failed pack read: a missing or truncated pack is
+// damage (*CorruptError); anything else (storage unavailable, cancelled) is
+// returned wrapped as is.
+func readError(packID ID, ref *Ref, err error) error {
+	if errors.Is(err, blob.ErrNotFound) || errors.Is(err, errTruncated) {
+		return &CorruptError{Pack: packID, Blob: ref, Err: err}
+	}
+	if ref != nil {
+		return fmt.Errorf("repo: read %s from pack %s: %w", ref, packID, err)
+	}
+	return fmt.Errorf("repo: read pack %s: %w", packID, err)
+}
+
+// readRange reads len(dst) bytes of a pack at off.
+func (r *Repository) readRange(ctx context.Context, packID ID, off int64, dst []byte) error {
+	rc, err := r.st.Get(ctx, pack.Name(packID), off, int64(len(dst)))
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	if _, err := io.ReadFull(rc, dst); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			return fmt.Errorf("%w: %d bytes at offset %d not available", errTruncated, len(dst), off)
+		}
+		return err
+	}
+	return nil
+}
+
+// openBlob authenticates a sealed blob and returns its payload (flag +
+// body), appended to dst.
+func (r *Repository) openBlob(loc BlobLocation, sealed, dst []byte) ([]byte, error) {
+	var ad [33]byte
+	p, err := r.aead.Open(dst, sealed, pack.BlobAD(ad[:0], uint8(loc.Type), loc.ID))
+	if err != nil || len(p) < 1 {
+		ref := Ref{loc.Type, loc.ID}
+		if err == nil {
+			err = errors.New("empty payload")
+		}
+		return nil, &CorruptError{Pack: loc.Pack, Blob: &ref, Err: err}
+	}
+	return p, nil
+}
+
+// decode turns a payload into plaintext, in buf if large enough.
+func (r *Repository) decode(loc BlobLocation, payload, buf []byte) ([]byte, error) {
+	ref := Ref{loc.Type, loc.ID}
+	switch payload[0] {
+	case pack.PayloadStored:
+		return append(buf[:0], payload[1:]...), nil
+	case pack.PayloadZstd:
+		if loc.RawLength > 0 && int64(cap(buf)) < loc.RawLength {
+			buf = make([]byte, 0, loc.RawLength)
+		}
+		out, err := r.dec.DecodeAll(payload[1:], buf[:0])
+		if err != nil {
+			return nil, &CorruptError{Pack: loc.Pack, Blob: &ref, Err: fmt.Errorf("decompress: %w", err)}
+		}
+		if loc.RawLength > 0 && int64(len(out)) != loc.RawLength {
+			return nil, &CorruptError{Pack: loc.Pack, Blob: &ref, Err: fmt.Errorf("decompressed to %d bytes, index says %d", len(out), loc.RawLength)}
+		}
+		return out, nil
+	}
+	return nil, &CorruptError{Pack: loc.Pack, Blob: &ref, Err: fmt.Errorf("unknown payload flag %d", payload[0])}
+}
+
+// ReadPackBlobs reads the byte range of one pack that covers blobs (all of
+// which must be in pack) with a single Get, and calls fn with each blob's
+// authenticated plaintext in offset order. The plaintext is valid only during
+// the call. An error from fn stops the read and is returned; damage to one
+// blob is returned as a *CorruptError after the others were delivered.
+// Callers plan ranges from Lookup; a range spanning large gaps reads them too.
+func (r *Repository) ReadPackBlobs(ctx context.Context, packID ID, blobs []BlobLocation, fn func(BlobLocation, []byte) error) error {
+	if len(blobs) == 0 {
+		return nil
+	}
+	bs := slices.Clone(blobs)
+	slices.SortFunc(bs, func(a, b BlobLocation) int { return cmp.Compare(a.Offset, b.Offset) })
+	lo, hi := bs[0].Offset, int64(0)
+	for _, b := range bs {
+		if b.Pack != packID {
+			return fmt.Errorf("repo: read pack %s: %s is in pack %s", packID.Short(), Ref{b.Type, b.ID}, b.Pack.Short())
+		}
+		if b.Offset < 0 || b.Length < int64(crypto.Overhead+1) {
+			return fmt.Errorf("repo: read pack %s: bad location for %s", packID.Short(), Ref{b.Type, b.ID})
+		}
+		hi = max(hi, b.Offset+b.Length)
+	}
+	rc, err := r.st.Get(ctx, pack.Name(packID), lo, hi-lo)
+	if err != nil {
+		return readError(packID, nil, err)
+	}
+	defer rc.Close()
+	// Stream through the range, holding one blob at a time.
+	var sealed, payload, plain []byte
+	pos := lo
+	var firstErr error
+	for _, b := range bs {
+		if b.Offset < pos {
+			// Overlapping duplicates of one range: read it again separately.
+			p, err := r.readSealed(ctx, b)
+			if err == nil {
+				plain, err = r.decode(b, p, plain)
+			}
+			if err != nil {
+				firstErr = firstOf(firstErr, err)
+				continue
+			}
+			if err := fn(b, plain); err != nil {
+				return err
+			}
+			continue
+		}
+		if _, err := io.CopyN(io.Discard, rc, b.Offset-pos); err != nil {
+			if errors.Is(err, io.EOF) {
+				err = fmt.Errorf("%w at offset %d", errTruncated, pos)
+			}
+			return firstOf(firstErr, readError(packID, nil, err))
+		}
+		if int64(cap(sealed)) < b.Length {
+			sealed = make([]byte, b.Length)
+		}
+		sealed = sealed[:b.Length]
+		if _, err := io.ReadFull(rc, sealed); err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+				err = fmt.Errorf("%w at offset %d", errTruncated, b.Offset)
+			}
+			return firstOf(firstErr, readError(packID, &Ref{b.Type, b.ID}, err))
+		}
+		pos = b.Offset + b.Length
+		p, err := r.openBlob(b, sealed, payload[:0])
+		if err == nil {
+			payload = p
+			plain, err = r.decode(b, p, plain)
+		}
+		if err != nil {
+			firstErr = firstOf(firstErr, err)
+			continue
+		}
+		if err := fn(b, plain); err != nil {
+			return err
+		}
+	}
+	return firstErr
+}
+
+func firstOf(first, err error) error {
+	if first != nil {
+		return first
+	}
+	return err
+}
+
+// RawBlob is a blob's decrypted but still compressed payload.
+type RawBlob struct {
+	// Compressed reports whether Data is zstd-compressed.
+	Compressed bool
+	// Data is the stored (possibly compressed) body.
+	Data []byte
+	// Length is the plaintext length.
+	Length int64
+	// Verified, set by the caller of SaveBlobRaw, asserts that the caller
+	// has checked that the ID passed to SaveBlobRaw is the destination
+	// repository's Hash of the plaintext (a copy between repositories must
+	// decompress and re-hash anyway to compute the destination ID). When
+	// false, SaveBlobRaw decompresses and hashes to check. LoadBlobRaw
+	// always returns false.
+	Verified bool
+}
+
+// LoadBlobRaw returns a blob's authenticated payload without decompressing
+// it, for copying to another repository without recompressing.
+func (r *Repository) LoadBlobRaw(ctx context.Context, t BlobType, id ID) (RawBlob, error) {
+	rl, err := r.loadRaw(ctx, t, id, nil)
+	if err != nil {
+		return RawBlob{}, err
+	}
+	switch rl.payload[0] {
+	case pack.PayloadStored, pack.PayloadZstd:
+	default:
+		ref := Ref{t, id}
+		return RawBlob{}, &CorruptError{Pack: rl.loc.Pack, Blob: &ref, Err: fmt.Errorf("unknown payload flag %d", rl.payload[0])}
+	}
+	return RawBlob{Compressed: rl.payload[0] == pack.PayloadZstd, Data: rl.payload[1:], Length: rl.loc.RawLength}, nil
+}
+
+// DecodeRaw returns a RawBlob's plaintext (decompressing it), in buf if
+// large enough.
+func (r *Repository) DecodeRaw(rb RawBlob, buf []byte) ([]byte, error) {
+	if !rb.Compressed {
+		return append(buf[:0], rb.Data...), nil
+	}
+	out, err := r.dec.DecodeAll(rb.Data, buf[:0])
+	if err != nil {
+		return nil, fmt.Errorf("%w: decompress: %v", ErrCorrupt, err)
+	}
+	return out, nil
+}
+
+// SaveBlobRaw stores a blob given its payload, re-encrypting it under this
+// repository's key without recompressing. Unless raw.Verified, it first
+// decompresses and checks that id is this repository's Hash of the
+// plaintext (a mismatch is an error, nothing is stored). Deduplication,
+// durability and errors are as for SaveBlob.
+func (r *Repository) SaveBlobRaw(ctx context.Context, t BlobType, id ID, raw RawBlob) (known bool, err error) {
+	if !t.valid() {
+		return false, fmt.Errorf("repo: save blob: invalid type %d", t)
+	}
+	if len(raw.Data) > pack.MaxBlobSize || raw.Length > pack.MaxBlobSize || raw.Length < 0 {
+		return false, fmt.Errorf("repo: save %s: too large", Ref{t, id})
+	}
+	if !raw.Verified || (raw.Compressed && raw.Length == 0 && len(raw.Data) > 0) {
+		plain, err := r.DecodeRaw(raw, nil)
+		if err != nil {
+			return false, fmt.Errorf("repo: save raw %s: %w", Ref{t, id}, err)
+		}
+		if r.Hash(plain) != id {
+			return false, fmt.Errorf("repo: save raw %s: ID is not the hash of the data under this repository's key", Ref{t, id})
+		}
+		raw.Length = int64(len(plain))
+	}
+	if !raw.Compressed {
+		raw.Length = int64(len(raw.Data))
+	}
+	return r.saver.enqueue(ctx, index.Key{ID: id, Type: uint8(t)}, func() *job {
+		j := &job{kind: jobPayload, raw: uint32(raw.Length), pool: true}
+		j.data = getBuf(len(raw.Data) + 1)[:len(raw.Data)+1]
+		j.data[0] = pack.PayloadStored
+		if raw.Compressed {
+			j.data[0] = pack.PayloadZstd
+		}
+		copy(j.data[1:], raw.Data)
+		return j
+	}, true)
+}

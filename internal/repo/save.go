@@ -1,0 +1,517 @@
+package repo
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"math/bits"
+	"sync"
+
+	"github.com/coffer/coffer/internal/repo/crypto"
+	"github.com/coffer/coffer/internal/repo/index"
+	"github.com/coffer/coffer/internal/repo/pack"
+)
+
+// The save pipeline:
+//
+//	SaveBlob (caller) ──jobs──▶ workers (compress, seal into a reserved
+//	slot of the open pack) ──uploads──▶ uploaders (hash, Put) ──▶ pending
+//	index ──▶ index object Put ──▶ Set.Add
+//
+// Backpressure: the jobs channel holds 2×Workers jobs; pack buffers are a
+// pool of Uploads+1, so when uploads lag, workers wait for a buffer and
+// SaveBlob waits on the jobs channel. Memory is bounded by
+// (Uploads+1)×(PackSize+1 MiB) + 3×Workers×(largest blob).
+
+type jobKind uint8
+
+const (
+	jobPlain   jobKind = iota // data[1:] is plaintext, data[0] free for the flag
+	jobPayload                // data is a payload (flag + body), to seal
+	jobSealed                 // data is a sealed blob, to copy verbatim (repack)
+)
+
+type job struct {
+	kind jobKind
+	key  index.Key
+	data []byte
+	raw  uint32 // plaintext length
+	pool bool   // data came from the buffer pool
+}
+
+// packBuf is a pack being filled. Workers reserve slots under saver.pmu and
+// fill them concurrently; wg counts unfilled slots.
+type packBuf struct {
+	buf     []byte
+	entries []pack.Entry
+	wg      sync.WaitGroup
+	pooled  bool
+}
+
+type uploaded struct {
+	id      ID
+	size    int64
+	entries []pack.Entry
+}
+
+type saver struct {
+	r *Repository
+
+	flushMu sync.RWMutex // SaveBlob holds R while enqueuing; Flush holds W
+
+	mu       sync.Mutex
+	inflight map[index.Key]struct{} // accepted, not yet in a written index object
+	pending  []uploaded             // uploaded packs awaiting an index object
+	pendingN int                    // entries in pending
+	failed   error                  // poison: a pack upload failed
+
+	jobs   chan *job
+	jobsWG sync.WaitGroup // jobs accepted and not finished
+
+	pmu      sync.Mutex // guards cur, and buffer allocation
+	cur      *packBuf
+	free     chan *packBuf
+	nbufs    int
+	packCap  int
+	packsWG  sync.WaitGroup // packs finalized and not yet uploaded
+	uploads  chan *packBuf
+	idxMu    sync.Mutex // serializes index object writes
+	workers  sync.WaitGroup
+	uploader sync.WaitGroup
+	closed   bool
+}
+
+func newSaver(r *Repository) *saver {
+	s := &saver{
+		r:        r,
+		inflight: map[index.Key]struct{}{},
+		jobs:     make(chan *job, 2*r.opts.Workers),
+		free:     make(chan *packBuf, r.opts.Uploads+1),
+		uploads:  make(chan *packBuf),
+		packCap:  r.opts.PackSize + 1<<20,
+	}
+	for range r.opts.Workers {
+		s.workers.Go(s.workLoop)
+	}
+	for range r.opts.Uploads {
+		s.uploader.Go(s.uploadLoop)
+	}
+	return s
+}
+
+func (s *saver) failure() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.failed
+}
+
+func (s *saver) fail(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failed == nil {
+		s.failed = fmt.Errorf("%w: %w", ErrWriteFailed, err)
+		s.r.log.Error("repository write failed; refusing further writes", "location", s.r.st.Location(), "err", err)
+	}
+}
+
+// SaveBlob stores data as a blob of type t under id, which must be
+// r.Hash(data) (callers already hash to deduplicate; SaveBlob does not
+// re-hash — Check with ReadData verifies every ID). If the blob is already
+// stored or pending it returns known=true and writes nothing. Otherwise it
+// copies data (the caller may reuse it on return), compresses and seals it
+// on a worker and appends it to a pack uploaded in the background; it may
+// block for backpressure. The blob is durable after the next successful
+// Flush (or SaveSnapshot). Errors of background uploads surface here or at
+// Flush; after one, the Repository refuses writes (ErrWriteFailed).
+func (r *Repository) SaveBlob(ctx context.Context, t BlobType, id ID, data []byte) (known bool, err error) {
+	if !t.valid() {
+		return false, fmt.Errorf("repo: save blob: invalid type %d", t)
+	}
+	if len(data) > pack.MaxBlobSize {
+		return false, fmt.Errorf("repo: save %s: %d bytes exceeds the blob limit of %d", Ref{t, id}, len(data), pack.MaxBlobSize)
+	}
+	return r.saver.enqueue(ctx, index.Key{ID: id, Type: uint8(t)}, func() *job {
+		j := &job{kind: jobPlain, raw: uint32(len(data)), pool: true}
+		j.data = getBuf(len(data) + 1)[:len(data)+1]
+		copy(j.data[1:], data)
+		return j
+	}, true)
+}
+
+// enqueue dedups key against pending and indexed blobs (when dedup) and
+// hands the job made by mk to the workers.
+func (s *saver) enqueue(ctx context.Context, key index.Key, mk func() *job, dedup bool) (bool, error) {
+	r := s.r
+	if err := r.writable(); err != nil {
+		return false, err
+	}
+	r.sess.touch()
+	s.flushMu.RLock()
+	defer s.flushMu.RUnlock()
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return false, ErrClosed
+	}
+	if _, ok := s.inflight[key]; ok {
+		s.mu.Unlock()
+		return true, nil
+	}
+	if dedup {
+		if _, ok := r.idx.Lookup(key); ok {
+			s.mu.Unlock()
+			return true, nil
+		}
+	}
+	s.inflight[key] = struct{}{}
+	s.jobsWG.Add(1)
+	s.mu.Unlock()
+	j := mk()
+	j.key = key
+	select {
+	case s.jobs <- j:
+		return false, nil
+	case <-ctx.Done():
+	case <-r.bg.Done():
+	}
+	s.mu.Lock()
+	delete(s.inflight, key)
+	s.mu.Unlock()
+	s.jobsWG.Done()
+	if j.pool {
+		putBuf(j.data)
+	}
+	if ctx.Err() != nil {
+		return false, ctx.Err()
+	}
+	return false, ErrClosed
+}
+
+// workerBufs are one worker's reusable buffers.
+type workerBufs struct {
+	scratch []byte // compressed payload
+	sample  []byte // compressed sample
+}
+
+func (s *saver) workLoop() {
+	var wb workerBufs
+	for j := range s.jobs {
+		s.process(j, &wb)
+		s.jobsWG.Done()
+	}
+}
+
+func (s *saver) process(j *job, wb *workerBufs) {
+	r := s.r
+	var payload []byte
+	switch j.kind {
+	case jobPlain:
+		payload = r.compress(j.data, wb)
+	default:
+		payload = j.data
+	}
+	n := len(payload) + crypto.Overhead
+	if j.kind == jobSealed {
+		n = len(j.data)
+	}
+	pb, dst, roll := s.reserve(j.key, n, j.raw)
+	if j.kind == jobSealed {
+		copy(dst, j.data)
+	} else {
+		var ad [33]byte
+		r.aead.Seal(dst[:0], payload, pack.BlobAD(ad[:0], j.key.Type, j.key.ID))
+	}
+	pb.wg.Done()
+	if j.pool {
+		putBuf(j.data)
+	}
+	if roll != nil {
+		s.finish(roll)
+	}
+	if cap(wb.scratch) > 16<<20 {
+		wb.scratch = nil // do not pin a huge buffer
+	}
+}
+
+// compress returns the payload for plaintext data[1:] (data[0] is free):
+// zstd-compressed into wb.scratch if that saves at least 1/64, else data
+// itself with the stored flag. Incompressible data is detected cheaply by
+// compressing an 8 KiB sample from the middle with the fastest level first.
+func (r *Repository) compress(data []byte, wb *workerBufs) []byte {
+	plain := data[1:]
+	data[0] = pack.PayloadStored
+	if r.opts.Compression == CompressOff || len(plain) < 128 {
+		return data
+	}
+	if len(plain) >= 32<<10 {
+		mid := len(plain) / 2
+		sample := plain[mid-4<<10 : mid+4<<10]
+		wb.sample = r.sample.EncodeAll(sample, wb.sample[:0])
+		if len(wb.sample) > len(sample)*31/32 {
+			return data
+		}
+	}
+	if cap(wb.scratch) < len(plain)+1 {
+		wb.scratch = make([]byte, 0, len(plain)+len(plain)/8+64)
+	}
+	out := r.enc.EncodeAll(plain, append(wb.scratch[:0], pack.PayloadZstd))
+	wb.scratch = out[:0]
+	if len(out)-1 >= len(plain)-len(plain)/64 {
+		return data
+	}
+	return out
+}
+
+// reserve finds room for an n-byte sealed blob in the open pack, rolling to
+// a new pack when the open one is full; the caller fills dst (n bytes of the
+// pack's buffer), then calls pb.wg.Done, then finishes roll if it is not nil.
+func (s *saver) reserve(key index.Key, n int, raw uint32) (pb *packBuf, dst []byte, roll *packBuf) {
+	s.pmu.Lock()
+	defer s.pmu.Unlock()
+	cur := s.cur
+	if cur != nil && len(cur.entries) > 0 &&
+		(len(cur.buf)+n > s.r.opts.PackSize || len(cur.buf)+n > cap(cur.buf) || len(cur.entries) >= maxPackEntries) {
+		roll = cur
+		s.packsWG.Add(1)
+		cur = nil
+	}
+	if cur == nil {
+		cur = s.getBuf(n)
+	} else if len(cur.buf)+n > cap(cur.buf) {
+		// An empty pooled buffer too small for one huge blob.
+		s.release(cur)
+		cur = s.getBuf(n)
+	}
+	s.cur = cur
+	off := len(cur.buf)
+	cur.buf = cur.buf[:off+n]
+	cur.entries = append(cur.entries, pack.Entry{Type: key.Type, ID: key.ID, Offset: uint32(off), Length: uint32(n), RawLength: raw})
+	cur.wg.Add(1)
+	return cur, cur.buf[off : off+n : off+n], roll
+}
+
+// getBuf returns an empty pack buffer with room for n bytes, waiting for a
+// free pooled buffer when all are in use (backpressure). Called with pmu.
+func (s *saver) getBuf(n int) *packBuf {
+	if n > s.packCap {
+		return &packBuf{buf: make([]byte, 0, n+n/64+4096)}
+	}
+	select {
+	case b := <-s.free:
+		return b
+	default:
+	}
+	if s.nbufs < cap(s.free) {
+		s.nbufs++
+		return &packBuf{buf: make([]byte, 0, s.packCap), pooled: true}
+	}
+	return <-s.free
+}
+
+func (s *saver) release(pb *packBuf) {
+	if !pb.pooled {
+		return
+	}
+	pb.buf = pb.buf[:0]
+	pb.entries = pb.entries[:0]
+	s.free <- pb
+}
+
+// finish waits for the pack's slots to be filled, appends the trailer and
+// hands the pack to an uploader.
+func (s *saver) finish(pb *packBuf) {
+	pb.wg.Wait()
+	pb.buf = pack.AppendTrailer(s.r.aead, pb.buf, pb.entries)
+	s.uploads <- pb
+}
+
+func (s *saver) uploadLoop() {
+	for pb := range s.uploads {
+		s.upload(pb)
+		s.packsWG.Done()
+	}
+}
+
+func (s *saver) upload(pb *packBuf) {
+	r := s.r
+	id := ID(pack.ID(pb.buf))
+	size := int64(len(pb.buf))
+	entries := append([]pack.Entry(nil), pb.entries...)
+	err := r.st.Put(r.bg, pack.Name(id), pb.buf)
+	s.release(pb)
+	if err != nil && r.bg.Err() != nil {
+		return // closing: unflushed data is discarded
+	}
+	if err != nil {
+		s.fail(fmt.Errorf("upload pack %s: %w", id.Short(), err))
+		return
+	}
+	s.mu.Lock()
+	s.pending = append(s.pending, uploaded{id: id, size: size, entries: entries})
+	s.pendingN += len(entries)
+	many := len(s.pending) >= 64 || s.pendingN >= index.MaxObjectEntries/2
+	s.mu.Unlock()
+	if many {
+		// Long backups index as they go, so that an interrupted one leaves
+		// reusable data behind. A failure is retried by the next Flush.
+		if err := s.writeIndex(r.bg); err != nil {
+			r.log.Warn("writing an index object failed; will retry at flush", "err", err)
+		}
+	}
+}
+
+// Flush makes every blob saved before it durable: it waits for the workers,
+// closes the open pack, waits for the uploads and writes an index object.
+// New SaveBlob calls wait while Flush runs.
+func (r *Repository) Flush(ctx context.Context) error {
+	if r.closed.Load() {
+		return ErrClosed
+	}
+	if r.opts.ReadOnly {
+		return nil
+	}
+	return r.saver.flush(ctx)
+}
+
+func (s *saver) flush(ctx context.Context) error {
+	s.flushMu.Lock()
+	defer s.flushMu.Unlock()
+	if err := waitCtx(ctx, &s.jobsWG); err != nil {
+		return err
+	}
+	s.pmu.Lock()
+	pb := s.cur
+	s.cur = nil
+	if pb != nil && len(pb.entries) > 0 {
+		s.packsWG.Add(1)
+	} else if pb != nil {
+		s.release(pb)
+		pb = nil
+	}
+	s.pmu.Unlock()
+	if pb != nil {
+		s.finish(pb)
+	}
+	if err := waitCtx(ctx, &s.packsWG); err != nil {
+		return err
+	}
+	// Index what was uploaded even after a failure, so a retry reuses it.
+	ierr := s.writeIndex(ctx)
+	if err := s.failure(); err != nil {
+		return err
+	}
+	if ierr != nil {
+		return fmt.Errorf("repo: flush: %w", ierr)
+	}
+	return nil
+}
+
+// writeIndex writes the pending uploaded packs as index objects and adds
+// their entries to the index.
+func (s *saver) writeIndex(ctx context.Context) error {
+	s.idxMu.Lock()
+	defer s.idxMu.Unlock()
+	s.mu.Lock()
+	todo := s.pending
+	s.pending, s.pendingN = nil, 0
+	s.mu.Unlock()
+	for len(todo) > 0 {
+		o := &index.Object{}
+		n := 0
+		i := 0
+		for ; i < len(todo) && (i == 0 || n+len(todo[i].entries) <= index.MaxObjectEntries); i++ {
+			o.Packs = append(o.Packs, index.ObjectPack{ID: todo[i].id, Size: todo[i].size, Blobs: todo[i].entries})
+			n += len(todo[i].entries)
+		}
+		name, err := s.r.putIndexObject(ctx, o)
+		if err != nil {
+			s.mu.Lock()
+			s.pending = append(todo, s.pending...)
+			for _, u := range todo {
+				s.pendingN += len(u.entries)
+			}
+			s.mu.Unlock()
+			return err
+		}
+		packs, entries := index.ObjectEntries(o)
+		if err := s.r.idx.Add(name, packs, entries); err != nil {
+			return err
+		}
+		s.mu.Lock()
+		for _, e := range entries {
+			delete(s.inflight, e.Key())
+		}
+		s.mu.Unlock()
+		todo = todo[i:]
+	}
+	return nil
+}
+
+// putIndexObject seals and stores an index object, named after the keyed
+// hash of its plaintext.
+func (r *Repository) putIndexObject(ctx context.Context, o *index.Object) (string, error) {
+	plain := index.EncodeObject(o)
+	id := r.hasher.SumParts([]byte(indexIDLabel), plain)
+	name := indexPrefix + hex.EncodeToString(id[:])
+	if err := r.st.Put(ctx, name, r.sealMeta("index", plain)); err != nil {
+		return "", fmt.Errorf("write index object: %w", err)
+	}
+	return name, nil
+}
+
+// close discards pending work and stops the goroutines. The caller has
+// cancelled r.bg, so blocked SaveBlob calls return and uploads end quickly.
+func (s *saver) close() {
+	s.flushMu.Lock()
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	s.flushMu.Unlock()
+	close(s.jobs)
+	s.workers.Wait()
+	s.pmu.Lock()
+	if s.cur != nil {
+		s.release(s.cur)
+		s.cur = nil
+	}
+	s.pmu.Unlock()
+	close(s.uploads)
+	s.uploader.Wait()
+}
+
+// pending reports whether blobs are saved but not yet indexed.
+func (s *saver) busy() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.inflight) > 0
+}
+
+// Buffer pool for job copies, by power-of-two size class (4 KiB .. 16 MiB).
+var bufPools [13]sync.Pool
+
+func sizeClass(n int) int {
+	if n <= 4<<10 {
+		return 0
+	}
+	return bits.Len(uint(n-1)) - 12
+}
+
+func getBuf(n int) []byte {
+	c := sizeClass(n)
+	if c >= len(bufPools) {
+		return make([]byte, n)
+	}
+	if b, ok := bufPools[c].Get().(*[]byte); ok {
+		return (*b)[:0]
+	}
+	return make([]byte, 0, 4<<10<<c)
+}
+
+func putBuf(b []byte) {
+	c := sizeClass(cap(b))
+	if c >= len(bufPools) || cap(b) != 4<<10<<c {
+		return
+	}
+	b = b[:0]
+	bufPools[c].Put(&b)
+}

@@ -117,16 +117,16 @@ type checker struct {
 	v    *view
 	ids  []ID
 
-	mu         sync.Mutex
-	rep        *CheckReport
-	damagedP   []bool // by pack number: every blob in it is unusable
-	bad        bitset // by entry: damaged blob
-	visited    bitset // trees walked
-	under      map[int][]badRef
-	idxCount   []int
-	matched    []int
-	seen       bitset
-	bufPool    sync.Pool
+	mu       sync.Mutex
+	rep      *CheckReport
+	damagedP []bool // by pack number: every blob in it is unusable
+	bad      bitset // by entry: damaged blob
+	visited  bitset // trees walked
+	under    map[int][]badRef
+	idxCount []int
+	matched  []int
+	seen     bitset
+	bufPool  sync.Pool
 }
 
 type badRef struct {

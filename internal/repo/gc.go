@@ -367,7 +367,7 @@ func (r *Repository) gcComplete(ctx context.Context, plan *gcPlan, opts GCOption
 		return false, nil
 	}
 	if age := r.clk.Now().Sub(plan.Created); age < opts.GracePeriod {
-		rep.WaitingFor = append(rep.WaitingFor, fmt.Sprintf("grace period (%s left)", (opts.GracePeriod - age).Round(time.Second)))
+		rep.WaitingFor = append(rep.WaitingFor, fmt.Sprintf("grace period (%s left)", (opts.GracePeriod-age).Round(time.Second)))
 		return false, nil
 	}
 	if err := r.syncIndex(ctx); err != nil {

@@ -218,5 +218,3 @@ func (r *Repository) readTrailer(ctx context.Context, id ID, size int64) ([]pack
 	}
 	return entries, nil
 }
-
-

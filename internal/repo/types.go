@@ -147,7 +147,7 @@ var (
 
 // CorruptError reports a damaged blob or pack. It wraps ErrCorrupt.
 type CorruptError struct {
-	Pack ID  // the pack holding the damage
+	Pack ID   // the pack holding the damage
 	Blob *Ref // the damaged blob, nil for pack-level damage
 	Err  error
 }

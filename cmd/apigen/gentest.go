@@ -368,6 +368,13 @@ func (g *gen) violations(name string) ([]violation, error) {
 		if s.Max != nil && s.Max.i < lim {
 			out = append(out, violation{"must be at most", "above max", setScalar('n', strconv.FormatInt(s.Max.i+1, 10))})
 		}
+	case "double", "float":
+		if s.Min != nil {
+			out = append(out, violation{"must be at least", "below min", setScalar('n', strconv.FormatFloat(s.Min.f-1, 'g', -1, 64))})
+		}
+		if s.Max != nil {
+			out = append(out, violation{"must be at most", "above max", setScalar('n', strconv.FormatFloat(s.Max.f+1, 'g', -1, 64))})
+		}
 	case "list", "map":
 		count := func(n int) func(*tval, step) error {
 			return func(parent *tval, last step) error {

@@ -48,7 +48,8 @@ func (g *gen) genValidate(b *bytes.Buffer) error {
 		}
 		b.WriteString(")\n\n")
 	}
-	b.WriteString(`// validationError turns a validation failure into the modeled exception.
+	if g.shape("MissingParameterValueException") != nil && g.shape("InvalidParameterValueException") != nil {
+		b.WriteString(`// validationError turns a validation failure into the modeled exception.
 func validationError(err error) error {
 	fe, ok := err.(*awsproto.FieldError)
 	if !ok {
@@ -64,8 +65,12 @@ func validationError(err error) error {
 }
 
 `)
-	if g.shape("MissingParameterValueException") == nil || g.shape("InvalidParameterValueException") == nil {
-		return fmt.Errorf("the model lacks MissingParameterValueException or InvalidParameterValueException")
+	} else {
+		b.WriteString(`// validationError returns the failure as is: the model has no exceptions
+// for validation, so *awsproto.FieldError goes on the wire itself.
+func validationError(err error) error { return err }
+
+`)
 	}
 	// Validate for every operation input
 	for _, op := range g.m.Ops {

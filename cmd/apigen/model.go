@@ -203,13 +203,19 @@ func buildShape(name string, n *node) (*Shape, error) {
 	where := "shape " + name
 	if err := allowKeys(where, n, "type", "members", "required", "enum", "pattern", "min", "max",
 		"member", "key", "value", "sensitive", "box", "exception", "fault", "error", "documentation",
-		"deprecated", "deprecatedMessage", "timestampFormat", "union"); err != nil {
+		"deprecated", "deprecatedMessage", "timestampFormat", "union", "document"); err != nil {
 		return nil, err
 	}
 	s := &Shape{Name: name, Type: str(n.get("type")), Pattern: str(n.get("pattern")),
 		Sensitive: boolean(n.get("sensitive")), Box: boolean(n.get("box")),
 		Exception: boolean(n.get("exception")), Fault: boolean(n.get("fault")),
 		TimestampFormat: str(n.get("timestampFormat")), Union: boolean(n.get("union"))}
+	if boolean(n.get("document")) {
+		if s.Type != "structure" {
+			return nil, fmt.Errorf("%s: document trait on a %s shape", where, s.Type)
+		}
+		s.Type = "document" // botocore spells a document as a structure with "document": true
+	}
 	switch s.Type {
 	case "structure", "list", "map", "string", "integer", "long", "boolean", "timestamp", "double", "float", "document":
 	default:
@@ -279,7 +285,7 @@ func buildShape(name string, n *node) (*Shape, error) {
 			s.Required = append(s.Required, str(v))
 		}
 	}
-	if mem := n.get("members"); mem != nil {
+	if mem := n.get("members"); mem != nil && s.Type != "document" {
 		if s.Type != "structure" {
 			return nil, fmt.Errorf("%s: members on a %s shape", where, s.Type)
 		}
@@ -506,8 +512,12 @@ func (m *Model) check() error {
 					bound[mb.WireName()] = true
 				case "querystring", "header":
 					if ms.Type == "list" {
-						if !isScalar(m.Shapes[ms.Member].Type) {
+						et := m.Shapes[ms.Member].Type
+						if !isScalar(et) {
 							return fmt.Errorf("%s: %s list member %s must hold scalars", where, mb.Location, mb.Name)
+						}
+						if mb.Location == "header" && et == "timestamp" {
+							return fmt.Errorf("%s: header list of timestamps %s is not supported (HTTP dates contain commas)", where, mb.Name)
 						}
 					} else if !isScalar(ms.Type) {
 						return fmt.Errorf("%s: %s member %s of type %s is not supported", where, mb.Location, mb.Name, ms.Type)

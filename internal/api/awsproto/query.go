@@ -107,3 +107,15 @@ func ParseTimeParam(member, wire, v, format, def string) (time.Time, error) {
 func paramErr(member, wire, v, want string) error {
 	return SerializationError(member, "value "+Show(v, false)+" of "+wire+" is not "+want)
 }
+
+// SplitHeaderList splits a header value holding a list ("a, b,c") into its
+// trimmed elements; empty elements are dropped.
+func SplitHeaderList(v string) []string {
+	var out []string
+	for _, part := range strings.Split(v, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}

@@ -1,0 +1,3 @@
+package coveragepkg
+
+func (s *Service) StartRestoreJob() {}

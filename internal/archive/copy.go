@@ -313,7 +313,17 @@ func (c *copier) worker() {
 			c.st.blobsMapped.Add(1)
 			continue
 		}
-		data, err := c.src.LoadBlob(c.ctx, tree.DataBlob, task.src, nil)
+		rc, rawOK := c.src.(RawCopier)
+		var (
+			data []byte
+			raw  any
+			err  error
+		)
+		if rawOK {
+			data, raw, err = rc.LoadRaw(c.ctx, tree.DataBlob, task.src)
+		} else {
+			data, err = c.src.LoadBlob(c.ctx, tree.DataBlob, task.src, nil)
+		}
 		if err != nil {
 			c.fail(&BlobError{Path: task.path, Type: tree.DataBlob, ID: task.src, Err: err})
 			continue
@@ -326,8 +336,8 @@ func (c *copier) worker() {
 			continue
 		}
 		var known bool
-		if rc, ok := c.src.(RawCopier); ok {
-			known, err = rc.CopyBlobTo(c.ctx, c.dst, tree.DataBlob, task.src, task.dst, data)
+		if rawOK {
+			known, err = rc.SaveRawTo(c.ctx, c.dst, tree.DataBlob, task.dst, raw, data)
 		} else {
 			known, err = c.dst.SaveBlob(c.ctx, tree.DataBlob, task.dst, data)
 		}

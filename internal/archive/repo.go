@@ -88,14 +88,18 @@ type Repo interface {
 	ChunkMinSize() int
 }
 
-// RawCopier is an optional capability of a Repo: moving a blob to another
-// repository of the same implementation without decompressing and
-// recompressing it. CopySnapshot uses it when both sides have it.
+// RawCopier is an optional capability of a Repo: moving blobs to another
+// repository of the same implementation without recompressing them.
+// CopySnapshot uses it when the source has it.
 type RawCopier interface {
-	// CopyBlobTo loads the blob (authenticated) and stores it in dst under
-	// dstID, re-encrypted with dst's key and its stored compression kept.
-	// plain is the blob's plaintext, which the caller already has.
-	CopyBlobTo(ctx context.Context, dst Repo, t BlobType, id, dstID ID, plain []byte) (known bool, err error)
+	// LoadRaw loads a blob as stored (authenticated, still compressed)
+	// and returns it together with its plaintext.
+	LoadRaw(ctx context.Context, t BlobType, id ID) (plain []byte, raw any, err error)
+	// SaveRawTo stores a blob loaded with LoadRaw in dst under dstID,
+	// which the caller computed as dst.Hash(plain); the blob is
+	// re-encrypted under dst's key and its compression kept. When dst is
+	// not of the same implementation it saves plain with dst.SaveBlob.
+	SaveRawTo(ctx context.Context, dst Repo, t BlobType, dstID ID, raw any, plain []byte) (known bool, err error)
 }
 
 // Sentinel errors.

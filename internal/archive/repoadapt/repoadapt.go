@@ -175,16 +175,28 @@ func (c *chunkerAdapter) Next() ([]byte, error) {
 	return ch.Data, nil
 }
 
-// CopyBlobTo moves a blob into another repository without recompressing
-// it when dst is an Adapter too.
-func (a *Adapter) CopyBlobTo(ctx context.Context, dst archive.Repo, t archive.BlobType, id, dstID archive.ID, plain []byte) (bool, error) {
-	d, ok := dst.(*Adapter)
-	if !ok {
-		return dst.SaveBlob(ctx, t, dstID, plain)
-	}
+// LoadRaw loads a blob as stored and decodes its plaintext.
+func (a *Adapter) LoadRaw(ctx context.Context, t archive.BlobType, id archive.ID) ([]byte, any, error) {
 	raw, err := a.R.LoadBlobRaw(ctx, repo.BlobType(t), repo.ID(id))
 	if err != nil {
-		return false, translate(err)
+		return nil, nil, translate(err)
 	}
-	return d.R.SaveBlobRaw(ctx, repo.BlobType(t), repo.ID(dstID), raw)
+	plain, err := a.R.DecodeRaw(raw, nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s blob %s: %w", t, id, err)
+	}
+	return plain, raw, nil
+}
+
+// SaveRawTo stores a blob from LoadRaw in dst, re-encrypted but not
+// recompressed when dst is an Adapter.
+func (a *Adapter) SaveRawTo(ctx context.Context, dst archive.Repo, t archive.BlobType, dstID archive.ID, raw any, plain []byte) (bool, error) {
+	d, ok := dst.(*Adapter)
+	rb, ok2 := raw.(repo.RawBlob)
+	if !ok || !ok2 {
+		return dst.SaveBlob(ctx, t, dstID, plain)
+	}
+	rb.Verified = true // dstID is dst.Hash(plain), computed by the caller
+	rb.Length = int64(len(plain))
+	return d.R.SaveBlobRaw(ctx, repo.BlobType(t), repo.ID(dstID), rb)
 }

@@ -80,12 +80,21 @@ func (g *gen) genBind(b *bytes.Buffer) error {
 				headers = append(headers, mb)
 			}
 		}
+		plainLabels := 0
+		for _, mb := range labels {
+			if ms := g.shape(mb.Shape); ms.Type == "string" && len(ms.Enum) == 0 {
+				plainLabels++
+			}
+		}
+		if plainLabels > 0 {
+			body.WriteString("\tvar err error\n")
+		}
 		for _, mb := range labels {
 			idx := labelIndex(op.RequestURI, mb.WireName())
 			fn := goName(mb.Name)
 			ms := g.shape(mb.Shape)
 			if ms.Type == "string" && len(ms.Enum) == 0 {
-				fmt.Fprintf(&body, "\tif x, err := rq.Label(%d, %q); err != nil {\n\t\treturn err\n\t} else {\n\t\tv.%s = x\n\t}\n", idx, mb.Name, fn)
+				fmt.Fprintf(&body, "\tif v.%s, err = rq.Label(%d, %q); err != nil {\n\t\treturn err\n\t}\n", fn, idx, mb.Name)
 				continue
 			}
 			fmt.Fprintf(&body, "\tif x, err := rq.Label(%d, %q); err != nil {\n\t\treturn err\n\t} else if x != nil {\n", idx, mb.Name)

@@ -2043,10 +2043,9 @@ func serveUpdateTieringConfiguration(ctx context.Context, svc Service, rq *awspr
 
 // bind reads the request of AssociateBackupVaultMpaApprovalTeam into v.
 func (v *AssociateBackupVaultMpaApprovalTeamInput) bind(rq *awsproto.Request) error {
-	if x, err := rq.Label(0, "BackupVaultName"); err != nil {
+	var err error
+	if v.BackupVaultName, err = rq.Label(0, "BackupVaultName"); err != nil {
 		return err
-	} else {
-		v.BackupVaultName = x
 	}
 	if len(rq.Body) > 0 {
 		var d awsproto.Decoder
@@ -2067,10 +2066,9 @@ func (v *AssociateBackupVaultMpaApprovalTeamInput) bind(rq *awsproto.Request) er
 
 // bind reads the request of CancelLegalHold into v.
 func (v *CancelLegalHoldInput) bind(rq *awsproto.Request) error {
-	if x, err := rq.Label(0, "LegalHoldId"); err != nil {
+	var err error
+	if v.LegalHoldId, err = rq.Label(0, "LegalHoldId"); err != nil {
 		return err
-	} else {
-		v.LegalHoldId = x
 	}
 	for q := rq.HTTP.URL.RawQuery; q != ""; {
 		key, val, rest, err := awsproto.NextQueryPair(q)
@@ -2118,10 +2116,9 @@ func (v *CreateBackupPlanInput) bind(rq *awsproto.Request) error {
 
 // bind reads the request of CreateBackupSelection into v.
 func (v *CreateBackupSelectionInput) bind(rq *awsproto.Request) error {
-	if x, err := rq.Label(0, "BackupPlanId"); err != nil {
+	var err error
+	if v.BackupPlanId, err = rq.Label(0, "BackupPlanId"); err != nil {
 		return err
-	} else {
-		v.BackupPlanId = x
 	}
 	if len(rq.Body) > 0 {
 		var d awsproto.Decoder
@@ -2142,10 +2139,9 @@ func (v *CreateBackupSelectionInput) bind(rq *awsproto.Request) error {
 
 // bind reads the request of CreateBackupVault into v.
 func (v *CreateBackupVaultInput) bind(rq *awsproto.Request) error {
-	if x, err := rq.Label(0, "BackupVaultName"); err != nil {
+	var err error
+	if v.BackupVaultName, err = rq.Label(0, "BackupVaultName"); err != nil {
 		return err
-	} else {
-		v.BackupVaultName = x
 	}
 	if len(rq.Body) > 0 {
 		var d awsproto.Decoder
@@ -2204,10 +2200,9 @@ func (v *CreateLegalHoldInput) bind(rq *awsproto.Request) error {
 
 // bind reads the request of CreateLogicallyAirGappedBackupVault into v.
 func (v *CreateLogicallyAirGappedBackupVaultInput) bind(rq *awsproto.Request) error {
-	if x, err := rq.Label(0, "BackupVaultName"); err != nil {
+	var err error
+	if v.BackupVaultName, err = rq.Label(0, "BackupVaultName"); err != nil {
 		return err
-	} else {
-		v.BackupVaultName = x
 	}
 	if len(rq.Body) > 0 {
 		var d awsproto.Decoder
@@ -2285,10 +2280,9 @@ func (v *CreateRestoreTestingPlanInput) bind(rq *awsproto.Request) error {
 
 // bind reads the request of CreateRestoreTestingSelection into v.
 func (v *CreateRestoreTestingSelectionInput) bind(rq *awsproto.Request) error {
-	if x, err := rq.Label(0, "RestoreTestingPlanName"); err != nil {
+	var err error
+	if v.RestoreTestingPlanName, err = rq.Label(0, "RestoreTestingPlanName"); err != nil {
 		return err
-	} else {
-		v.RestoreTestingPlanName = x
 	}
 	if len(rq.Body) > 0 {
 		var d awsproto.Decoder
@@ -2328,155 +2322,135 @@ func (v *CreateTieringConfigurationInput) bind(rq *awsproto.Request) error {
 
 // bind reads the request of DeleteBackupPlan into v.
 func (v *DeleteBackupPlanInput) bind(rq *awsproto.Request) error {
-	if x, err := rq.Label(0, "BackupPlanId"); err != nil {
+	var err error
+	if v.BackupPlanId, err = rq.Label(0, "BackupPlanId"); err != nil {
 		return err
-	} else {
-		v.BackupPlanId = x
 	}
 	return nil
 }
 
 // bind reads the request of DeleteBackupSelection into v.
 func (v *DeleteBackupSelectionInput) bind(rq *awsproto.Request) error {
-	if x, err := rq.Label(0, "BackupPlanId"); err != nil {
+	var err error
+	if v.BackupPlanId, err = rq.Label(0, "BackupPlanId"); err != nil {
 		return err
-	} else {
-		v.BackupPlanId = x
 	}
-	if x, err := rq.Label(1, "SelectionId"); err != nil {
+	if v.SelectionId, err = rq.Label(1, "SelectionId"); err != nil {
 		return err
-	} else {
-		v.SelectionId = x
 	}
 	return nil
 }
 
 // bind reads the request of DeleteBackupVault into v.
 func (v *DeleteBackupVaultInput) bind(rq *awsproto.Request) error {
-	if x, err := rq.Label(0, "BackupVaultName"); err != nil {
+	var err error
+	if v.BackupVaultName, err = rq.Label(0, "BackupVaultName"); err != nil {
 		return err
-	} else {
-		v.BackupVaultName = x
 	}
 	return nil
 }
 
 // bind reads the request of DeleteBackupVaultAccessPolicy into v.
 func (v *DeleteBackupVaultAccessPolicyInput) bind(rq *awsproto.Request) error {
-	if x, err := rq.Label(0, "BackupVaultName"); err != nil {
+	var err error
+	if v.BackupVaultName, err = rq.Label(0, "BackupVaultName"); err != nil {
 		return err
-	} else {
-		v.BackupVaultName = x
 	}
 	return nil
 }
 
 // bind reads the request of DeleteBackupVaultLockConfiguration into v.
 func (v *DeleteBackupVaultLockConfigurationInput) bind(rq *awsproto.Request) error {
-	if x, err := rq.Label(0, "BackupVaultName"); err != nil {
+	var err error
+	if v.BackupVaultName, err = rq.Label(0, "BackupVaultName"); err != nil {
 		return err
-	} else {
-		v.BackupVaultName = x
 	}
 	return nil
 }
 
 // bind reads the request of DeleteBackupVaultNotifications into v.
 func (v *DeleteBackupVaultNotificationsInput) bind(rq *awsproto.Request) error {
-	if x, err := rq.Label(0, "BackupVaultName"); err != nil {
+	var err error
+	if v.BackupVaultName, err = rq.Label(0, "BackupVaultName"); err != nil {
 		return err
-	} else {
-		v.BackupVaultName = x
 	}
 	return nil
 }
 
 // bind reads the request of DeleteFramework into v.
 func (v *DeleteFrameworkInput) bind(rq *awsproto.Request) error {
-	if x, err := rq.Label(0, "FrameworkName"); err != nil {
+	var err error
+	if v.FrameworkName, err = rq.Label(0, "FrameworkName"); err != nil {
 		return err
-	} else {
-		v.FrameworkName = x
 	}
 	return nil
 }
 
 // bind reads the request of DeleteRecoveryPoint into v.
 func (v *DeleteRecoveryPointInput) bind(rq *awsproto.Request) error {
-	if x, err := rq.Label(0, "BackupVaultName"); err != nil {
+	var err error
+	if v.BackupVaultName, err = rq.Label(0, "BackupVaultName"); err != nil {
 		return err
-	} else {
-		v.BackupVaultName = x
 	}
-	if x, err := rq.Label(1, "RecoveryPointArn"); err != nil {
+	if v.RecoveryPointArn, err = rq.Label(1, "RecoveryPointArn"); err != nil {
 		return err
-	} else {
-		v.RecoveryPointArn = x
 	}
 	return nil
 }
 
 // bind reads the request of DeleteReportPlan into v.
 func (v *DeleteReportPlanInput) bind(rq *awsproto.Request) error {
-	if x, err := rq.Label(0, "ReportPlanName"); err != nil {
+	var err error
+	if v.ReportPlanName, err = rq.Label(0, "ReportPlanName"); err != nil {
 		return err
-	} else {
-		v.ReportPlanName = x
 	}
 	return nil
 }
 
 // bind reads the request of DeleteRestoreTestingPlan into v.
 func (v *DeleteRestoreTestingPlanInput) bind(rq *awsproto.Request) error {
-	if x, err := rq.Label(0, "RestoreTestingPlanName"); err != nil {
+	var err error
+	if v.RestoreTestingPlanName, err = rq.Label(0, "RestoreTestingPlanName"); err != nil {
 		return err
-	} else {
-		v.RestoreTestingPlanName = x
 	}
 	return nil
 }
 
 // bind reads the request of DeleteRestoreTestingSelection into v.
 func (v *DeleteRestoreTestingSelectionInput) bind(rq *awsproto.Request) error {
-	if x, err := rq.Label(0, "RestoreTestingPlanName"); err != nil {
+	var err error
+	if v.RestoreTestingPlanName, err = rq.Label(0, "RestoreTestingPlanName"); err != nil {
 		return err
-	} else {
-		v.RestoreTestingPlanName = x
 	}
-	if x, err := rq.Label(1, "RestoreTestingSelectionName"); err != nil {
+	if v.RestoreTestingSelectionName, err = rq.Label(1, "RestoreTestingSelectionName"); err != nil {
 		return err
-	} else {
-		v.RestoreTestingSelectionName = x
 	}
 	return nil
 }
 
 // bind reads the request of DeleteTieringConfiguration into v.
 func (v *DeleteTieringConfigurationInput) bind(rq *awsproto.Request) error {
-	if x, err := rq.Label(0, "TieringConfigurationName"); err != nil {
+	var err error
+	if v.TieringConfigurationName, err = rq.Label(0, "TieringConfigurationName"); err != nil {
 		return err
-	} else {
-		v.TieringConfigurationName = x
 	}
 	return nil
 }
 
 // bind reads the request of DescribeBackupJob into v.
 func (v *DescribeBackupJobInput) bind(rq *awsproto.Request) error {
-	if x, err := rq.Label(0, "BackupJobId"); err != nil {
+	var err error
+	if v.BackupJobId, err = rq.Label(0, "BackupJobId"); err != nil {
 		return err
-	} else {
-		v.BackupJobId = x
 	}
 	return nil
 }
 
 // bind reads the request of DescribeBackupVault into v.
 func (v *DescribeBackupVaultInput) bind(rq *awsproto.Request) error {
-	if x, err := rq.Label(0, "BackupVaultName"); err != nil {
+	var err error
+	if v.BackupVaultName, err = rq.Label(0, "BackupVaultName"); err != nil {
 		return err
-	} else {
-		v.BackupVaultName = x
 	}
 	for q := rq.HTTP.URL.RawQuery; q != ""; {
 		key, val, rest, err := awsproto.NextQueryPair(q)
@@ -2497,20 +2471,18 @@ func (v *DescribeBackupVaultInput) bind(rq *awsproto.Request) error {
 
 // bind reads the request of DescribeCopyJob into v.
 func (v *DescribeCopyJobInput) bind(rq *awsproto.Request) error {
-	if x, err := rq.Label(0, "CopyJobId"); err != nil {
+	var err error
+	if v.CopyJobId, err = rq.Label(0, "CopyJobId"); err != nil {
 		return err
-	} else {
-		v.CopyJobId = x
 	}
 	return nil
 }
 
 // bind reads the request of DescribeFramework into v.
 func (v *DescribeFrameworkInput) bind(rq *awsproto.Request) error {
-	if x, err := rq.Label(0, "FrameworkName"); err != nil {
+	var err error
+	if v.FrameworkName, err = rq.Label(0, "FrameworkName"); err != nil {
 		return err
-	} else {
-		v.FrameworkName = x
 	}
 	return nil
 }
@@ -2522,25 +2494,21 @@ func (v *DescribeGlobalSettingsInput) bind(rq *awsproto.Request) error {
 
 // bind reads the request of DescribeProtectedResource into v.
 func (v *DescribeProtectedResourceInput) bind(rq *awsproto.Request) error {
-	if x, err := rq.Label(0, "ResourceArn"); err != nil {
+	var err error
+	if v.ResourceArn, err = rq.Label(0, "ResourceArn"); err != nil {
 		return err
-	} else {
-		v.ResourceArn = x
 	}
 	return nil
 }
 
 // bind reads the request of DescribeRecoveryPoint into v.
 func (v *DescribeRecoveryPointInput) bind(rq *awsproto.Request) error {
-	if x, err := rq.Label(0, "BackupVaultName"); err != nil {
+	var err error
+	if v.BackupVaultName, err = rq.Label(0, "BackupVaultName"); err != nil {
 		return err
-	} else {
-		v.BackupVaultName = x
 	}
-	if x, err := rq.Label(1, "RecoveryPointArn"); err != nil {
+	if v.RecoveryPointArn, err = rq.Label(1, "RecoveryPointArn"); err != nil {
 		return err
-	} else {
-		v.RecoveryPointArn = x
 	}
 	for q := rq.HTTP.URL.RawQuery; q != ""; {
 		key, val, rest, err := awsproto.NextQueryPair(q)
@@ -2566,50 +2534,45 @@ func (v *DescribeRegionSettingsInput) bind(rq *awsproto.Request) error {
 
 // bind reads the request of DescribeReportJob into v.
 func (v *DescribeReportJobInput) bind(rq *awsproto.Request) error {
-	if x, err := rq.Label(0, "ReportJobId"); err != nil {
+	var err error
+	if v.ReportJobId, err = rq.Label(0, "ReportJobId"); err != nil {
 		return err
-	} else {
-		v.ReportJobId = x
 	}
 	return nil
 }
 
 // bind reads the request of DescribeReportPlan into v.
 func (v *DescribeReportPlanInput) bind(rq *awsproto.Request) error {
-	if x, err := rq.Label(0, "ReportPlanName"); err != nil {
+	var err error
+	if v.ReportPlanName, err = rq.Label(0, "ReportPlanName"); err != nil {
 		return err
-	} else {
-		v.ReportPlanName = x
 	}
 	return nil
 }
 
 // bind reads the request of DescribeRestoreJob into v.
 func (v *DescribeRestoreJobInput) bind(rq *awsproto.Request) error {
-	if x, err := rq.Label(0, "RestoreJobId"); err != nil {
+	var err error
+	if v.RestoreJobId, err = rq.Label(0, "RestoreJobId"); err != nil {
 		return err
-	} else {
-		v.RestoreJobId = x
 	}
 	return nil
 }
 
 // bind reads the request of DescribeScanJob into v.
 func (v *DescribeScanJobInput) bind(rq *awsproto.Request) error {
-	if x, err := rq.Label(0, "ScanJobId"); err != nil {
+	var err error
+	if v.ScanJobId, err = rq.Label(0, "ScanJobId"); err != nil {
 		return err
-	} else {
-		v.ScanJobId = x
 	}
 	return nil
 }
 
 // bind reads the request of DisassociateBackupVaultMpaApprovalTeam into v.
 func (v *DisassociateBackupVaultMpaApprovalTeamInput) bind(rq *awsproto.Request) error {
-	if x, err := rq.Label(0, "BackupVaultName"); err != nil {
+	var err error
+	if v.BackupVaultName, err = rq.Label(0, "BackupVaultName"); err != nil {
 		return err
-	} else {
-		v.BackupVaultName = x
 	}
 	if len(rq.Body) > 0 {
 		var d awsproto.Decoder
@@ -2630,50 +2593,42 @@ func (v *DisassociateBackupVaultMpaApprovalTeamInput) bind(rq *awsproto.Request)
 
 // bind reads the request of DisassociateRecoveryPoint into v.
 func (v *DisassociateRecoveryPointInput) bind(rq *awsproto.Request) error {
-	if x, err := rq.Label(0, "BackupVaultName"); err != nil {
+	var err error
+	if v.BackupVaultName, err = rq.Label(0, "BackupVaultName"); err != nil {
 		return err
-	} else {
-		v.BackupVaultName = x
 	}
-	if x, err := rq.Label(1, "RecoveryPointArn"); err != nil {
+	if v.RecoveryPointArn, err = rq.Label(1, "RecoveryPointArn"); err != nil {
 		return err
-	} else {
-		v.RecoveryPointArn = x
 	}
 	return nil
 }
 
 // bind reads the request of DisassociateRecoveryPointFromParent into v.
 func (v *DisassociateRecoveryPointFromParentInput) bind(rq *awsproto.Request) error {
-	if x, err := rq.Label(0, "BackupVaultName"); err != nil {
+	var err error
+	if v.BackupVaultName, err = rq.Label(0, "BackupVaultName"); err != nil {
 		return err
-	} else {
-		v.BackupVaultName = x
 	}
-	if x, err := rq.Label(1, "RecoveryPointArn"); err != nil {
+	if v.RecoveryPointArn, err = rq.Label(1, "RecoveryPointArn"); err != nil {
 		return err
-	} else {
-		v.RecoveryPointArn = x
 	}
 	return nil
 }
 
 // bind reads the request of ExportBackupPlanTemplate into v.
 func (v *ExportBackupPlanTemplateInput) bind(rq *awsproto.Request) error {
-	if x, err := rq.Label(0, "BackupPlanId"); err != nil {
+	var err error
+	if v.BackupPlanId, err = rq.Label(0, "BackupPlanId"); err != nil {
 		return err
-	} else {
-		v.BackupPlanId = x
 	}
 	return nil
 }
 
 // bind reads the request of GetBackupPlan into v.
 func (v *GetBackupPlanInput) bind(rq *awsproto.Request) error {
-	if x, err := rq.Label(0, "BackupPlanId"); err != nil {
+	var err error
+	if v.BackupPlanId, err = rq.Label(0, "BackupPlanId"); err != nil {
 		return err
-	} else {
-		v.BackupPlanId = x
 	}
 	for q := rq.HTTP.URL.RawQuery; q != ""; {
 		key, val, rest, err := awsproto.NextQueryPair(q)
@@ -2721,85 +2676,72 @@ func (v *GetBackupPlanFromJSONInput) bind(rq *awsproto.Request) error {
 
 // bind reads the request of GetBackupPlanFromTemplate into v.
 func (v *GetBackupPlanFromTemplateInput) bind(rq *awsproto.Request) error {
-	if x, err := rq.Label(0, "BackupPlanTemplateId"); err != nil {
+	var err error
+	if v.BackupPlanTemplateId, err = rq.Label(0, "BackupPlanTemplateId"); err != nil {
 		return err
-	} else {
-		v.BackupPlanTemplateId = x
 	}
 	return nil
 }
 
 // bind reads the request of GetBackupSelection into v.
 func (v *GetBackupSelectionInput) bind(rq *awsproto.Request) error {
-	if x, err := rq.Label(0, "BackupPlanId"); err != nil {
+	var err error
+	if v.BackupPlanId, err = rq.Label(0, "BackupPlanId"); err != nil {
 		return err
-	} else {
-		v.BackupPlanId = x
 	}
-	if x, err := rq.Label(1, "SelectionId"); err != nil {
+	if v.SelectionId, err = rq.Label(1, "SelectionId"); err != nil {
 		return err
-	} else {
-		v.SelectionId = x
 	}
 	return nil
 }
 
 // bind reads the request of GetBackupVaultAccessPolicy into v.
 func (v *GetBackupVaultAccessPolicyInput) bind(rq *awsproto.Request) error {
-	if x, err := rq.Label(0, "BackupVaultName"); err != nil {
+	var err error
+	if v.BackupVaultName, err = rq.Label(0, "BackupVaultName"); err != nil {
 		return err
-	} else {
-		v.BackupVaultName = x
 	}
 	return nil
 }
 
 // bind reads the request of GetBackupVaultNotifications into v.
 func (v *GetBackupVaultNotificationsInput) bind(rq *awsproto.Request) error {
-	if x, err := rq.Label(0, "BackupVaultName"); err != nil {
+	var err error
+	if v.BackupVaultName, err = rq.Label(0, "BackupVaultName"); err != nil {
 		return err
-	} else {
-		v.BackupVaultName = x
 	}
 	return nil
 }
 
 // bind reads the request of GetLegalHold into v.
 func (v *GetLegalHoldInput) bind(rq *awsproto.Request) error {
-	if x, err := rq.Label(0, "LegalHoldId"); err != nil {
+	var err error
+	if v.LegalHoldId, err = rq.Label(0, "LegalHoldId"); err != nil {
 		return err
-	} else {
-		v.LegalHoldId = x
 	}
 	return nil
 }
 
 // bind reads the request of GetRecoveryPointIndexDetails into v.
 func (v *GetRecoveryPointIndexDetailsInput) bind(rq *awsproto.Request) error {
-	if x, err := rq.Label(0, "BackupVaultName"); err != nil {
+	var err error
+	if v.BackupVaultName, err = rq.Label(0, "BackupVaultName"); err != nil {
 		return err
-	} else {
-		v.BackupVaultName = x
 	}
-	if x, err := rq.Label(1, "RecoveryPointArn"); err != nil {
+	if v.RecoveryPointArn, err = rq.Label(1, "RecoveryPointArn"); err != nil {
 		return err
-	} else {
-		v.RecoveryPointArn = x
 	}
 	return nil
 }
 
 // bind reads the request of GetRecoveryPointRestoreMetadata into v.
 func (v *GetRecoveryPointRestoreMetadataInput) bind(rq *awsproto.Request) error {
-	if x, err := rq.Label(0, "BackupVaultName"); err != nil {
+	var err error
+	if v.BackupVaultName, err = rq.Label(0, "BackupVaultName"); err != nil {
 		return err
-	} else {
-		v.BackupVaultName = x
 	}
-	if x, err := rq.Label(1, "RecoveryPointArn"); err != nil {
+	if v.RecoveryPointArn, err = rq.Label(1, "RecoveryPointArn"); err != nil {
 		return err
-	} else {
-		v.RecoveryPointArn = x
 	}
 	for q := rq.HTTP.URL.RawQuery; q != ""; {
 		key, val, rest, err := awsproto.NextQueryPair(q)
@@ -2820,10 +2762,9 @@ func (v *GetRecoveryPointRestoreMetadataInput) bind(rq *awsproto.Request) error 
 
 // bind reads the request of GetRestoreJobMetadata into v.
 func (v *GetRestoreJobMetadataInput) bind(rq *awsproto.Request) error {
-	if x, err := rq.Label(0, "RestoreJobId"); err != nil {
+	var err error
+	if v.RestoreJobId, err = rq.Label(0, "RestoreJobId"); err != nil {
 		return err
-	} else {
-		v.RestoreJobId = x
 	}
 	return nil
 }
@@ -2859,35 +2800,30 @@ func (v *GetRestoreTestingInferredMetadataInput) bind(rq *awsproto.Request) erro
 
 // bind reads the request of GetRestoreTestingPlan into v.
 func (v *GetRestoreTestingPlanInput) bind(rq *awsproto.Request) error {
-	if x, err := rq.Label(0, "RestoreTestingPlanName"); err != nil {
+	var err error
+	if v.RestoreTestingPlanName, err = rq.Label(0, "RestoreTestingPlanName"); err != nil {
 		return err
-	} else {
-		v.RestoreTestingPlanName = x
 	}
 	return nil
 }
 
 // bind reads the request of GetRestoreTestingSelection into v.
 func (v *GetRestoreTestingSelectionInput) bind(rq *awsproto.Request) error {
-	if x, err := rq.Label(0, "RestoreTestingPlanName"); err != nil {
+	var err error
+	if v.RestoreTestingPlanName, err = rq.Label(0, "RestoreTestingPlanName"); err != nil {
 		return err
-	} else {
-		v.RestoreTestingPlanName = x
 	}
-	if x, err := rq.Label(1, "RestoreTestingSelectionName"); err != nil {
+	if v.RestoreTestingSelectionName, err = rq.Label(1, "RestoreTestingSelectionName"); err != nil {
 		return err
-	} else {
-		v.RestoreTestingSelectionName = x
 	}
 	return nil
 }
 
 // bind reads the request of GetTieringConfiguration into v.
 func (v *GetTieringConfigurationInput) bind(rq *awsproto.Request) error {
-	if x, err := rq.Label(0, "TieringConfigurationName"); err != nil {
+	var err error
+	if v.TieringConfigurationName, err = rq.Label(0, "TieringConfigurationName"); err != nil {
 		return err
-	} else {
-		v.TieringConfigurationName = x
 	}
 	return nil
 }
@@ -3064,10 +3000,9 @@ func (v *ListBackupPlanTemplatesInput) bind(rq *awsproto.Request) error {
 
 // bind reads the request of ListBackupPlanVersions into v.
 func (v *ListBackupPlanVersionsInput) bind(rq *awsproto.Request) error {
-	if x, err := rq.Label(0, "BackupPlanId"); err != nil {
+	var err error
+	if v.BackupPlanId, err = rq.Label(0, "BackupPlanId"); err != nil {
 		return err
-	} else {
-		v.BackupPlanId = x
 	}
 	for q := rq.HTTP.URL.RawQuery; q != ""; {
 		key, val, rest, err := awsproto.NextQueryPair(q)
@@ -3131,10 +3066,9 @@ func (v *ListBackupPlansInput) bind(rq *awsproto.Request) error {
 
 // bind reads the request of ListBackupSelections into v.
 func (v *ListBackupSelectionsInput) bind(rq *awsproto.Request) error {
-	if x, err := rq.Label(0, "BackupPlanId"); err != nil {
+	var err error
+	if v.BackupPlanId, err = rq.Label(0, "BackupPlanId"); err != nil {
 		return err
-	} else {
-		v.BackupPlanId = x
 	}
 	for q := rq.HTTP.URL.RawQuery; q != ""; {
 		key, val, rest, err := awsproto.NextQueryPair(q)
@@ -3488,10 +3422,9 @@ func (v *ListProtectedResourcesInput) bind(rq *awsproto.Request) error {
 
 // bind reads the request of ListProtectedResourcesByBackupVault into v.
 func (v *ListProtectedResourcesByBackupVaultInput) bind(rq *awsproto.Request) error {
-	if x, err := rq.Label(0, "BackupVaultName"); err != nil {
+	var err error
+	if v.BackupVaultName, err = rq.Label(0, "BackupVaultName"); err != nil {
 		return err
-	} else {
-		v.BackupVaultName = x
 	}
 	for q := rq.HTTP.URL.RawQuery; q != ""; {
 		key, val, rest, err := awsproto.NextQueryPair(q)
@@ -3525,10 +3458,9 @@ func (v *ListProtectedResourcesByBackupVaultInput) bind(rq *awsproto.Request) er
 
 // bind reads the request of ListRecoveryPointsByBackupVault into v.
 func (v *ListRecoveryPointsByBackupVaultInput) bind(rq *awsproto.Request) error {
-	if x, err := rq.Label(0, "BackupVaultName"); err != nil {
+	var err error
+	if v.BackupVaultName, err = rq.Label(0, "BackupVaultName"); err != nil {
 		return err
-	} else {
-		v.BackupVaultName = x
 	}
 	for q := rq.HTTP.URL.RawQuery; q != ""; {
 		key, val, rest, err := awsproto.NextQueryPair(q)
@@ -3598,10 +3530,9 @@ func (v *ListRecoveryPointsByBackupVaultInput) bind(rq *awsproto.Request) error 
 
 // bind reads the request of ListRecoveryPointsByLegalHold into v.
 func (v *ListRecoveryPointsByLegalHoldInput) bind(rq *awsproto.Request) error {
-	if x, err := rq.Label(0, "LegalHoldId"); err != nil {
+	var err error
+	if v.LegalHoldId, err = rq.Label(0, "LegalHoldId"); err != nil {
 		return err
-	} else {
-		v.LegalHoldId = x
 	}
 	for q := rq.HTTP.URL.RawQuery; q != ""; {
 		key, val, rest, err := awsproto.NextQueryPair(q)
@@ -3630,10 +3561,9 @@ func (v *ListRecoveryPointsByLegalHoldInput) bind(rq *awsproto.Request) error {
 
 // bind reads the request of ListRecoveryPointsByResource into v.
 func (v *ListRecoveryPointsByResourceInput) bind(rq *awsproto.Request) error {
-	if x, err := rq.Label(0, "ResourceArn"); err != nil {
+	var err error
+	if v.ResourceArn, err = rq.Label(0, "ResourceArn"); err != nil {
 		return err
-	} else {
-		v.ResourceArn = x
 	}
 	for q := rq.HTTP.URL.RawQuery; q != ""; {
 		key, val, rest, err := awsproto.NextQueryPair(q)
@@ -3750,10 +3680,9 @@ func (v *ListReportPlansInput) bind(rq *awsproto.Request) error {
 
 // bind reads the request of ListRestoreAccessBackupVaults into v.
 func (v *ListRestoreAccessBackupVaultsInput) bind(rq *awsproto.Request) error {
-	if x, err := rq.Label(0, "BackupVaultName"); err != nil {
+	var err error
+	if v.BackupVaultName, err = rq.Label(0, "BackupVaultName"); err != nil {
 		return err
-	} else {
-		v.BackupVaultName = x
 	}
 	for q := rq.HTTP.URL.RawQuery; q != ""; {
 		key, val, rest, err := awsproto.NextQueryPair(q)
@@ -3910,10 +3839,9 @@ func (v *ListRestoreJobsInput) bind(rq *awsproto.Request) error {
 
 // bind reads the request of ListRestoreJobsByProtectedResource into v.
 func (v *ListRestoreJobsByProtectedResourceInput) bind(rq *awsproto.Request) error {
-	if x, err := rq.Label(0, "ResourceArn"); err != nil {
+	var err error
+	if v.ResourceArn, err = rq.Label(0, "ResourceArn"); err != nil {
 		return err
-	} else {
-		v.ResourceArn = x
 	}
 	for q := rq.HTTP.URL.RawQuery; q != ""; {
 		key, val, rest, err := awsproto.NextQueryPair(q)
@@ -3989,10 +3917,9 @@ func (v *ListRestoreTestingPlansInput) bind(rq *awsproto.Request) error {
 
 // bind reads the request of ListRestoreTestingSelections into v.
 func (v *ListRestoreTestingSelectionsInput) bind(rq *awsproto.Request) error {
-	if x, err := rq.Label(0, "RestoreTestingPlanName"); err != nil {
+	var err error
+	if v.RestoreTestingPlanName, err = rq.Label(0, "RestoreTestingPlanName"); err != nil {
 		return err
-	} else {
-		v.RestoreTestingPlanName = x
 	}
 	for q := rq.HTTP.URL.RawQuery; q != ""; {
 		key, val, rest, err := awsproto.NextQueryPair(q)
@@ -4153,10 +4080,9 @@ func (v *ListScanJobsInput) bind(rq *awsproto.Request) error {
 
 // bind reads the request of ListTags into v.
 func (v *ListTagsInput) bind(rq *awsproto.Request) error {
-	if x, err := rq.Label(0, "ResourceArn"); err != nil {
+	var err error
+	if v.ResourceArn, err = rq.Label(0, "ResourceArn"); err != nil {
 		return err
-	} else {
-		v.ResourceArn = x
 	}
 	for q := rq.HTTP.URL.RawQuery; q != ""; {
 		key, val, rest, err := awsproto.NextQueryPair(q)
@@ -4212,10 +4138,9 @@ func (v *ListTieringConfigurationsInput) bind(rq *awsproto.Request) error {
 
 // bind reads the request of PutBackupVaultAccessPolicy into v.
 func (v *PutBackupVaultAccessPolicyInput) bind(rq *awsproto.Request) error {
-	if x, err := rq.Label(0, "BackupVaultName"); err != nil {
+	var err error
+	if v.BackupVaultName, err = rq.Label(0, "BackupVaultName"); err != nil {
 		return err
-	} else {
-		v.BackupVaultName = x
 	}
 	if len(rq.Body) > 0 {
 		var d awsproto.Decoder
@@ -4236,10 +4161,9 @@ func (v *PutBackupVaultAccessPolicyInput) bind(rq *awsproto.Request) error {
 
 // bind reads the request of PutBackupVaultLockConfiguration into v.
 func (v *PutBackupVaultLockConfigurationInput) bind(rq *awsproto.Request) error {
-	if x, err := rq.Label(0, "BackupVaultName"); err != nil {
+	var err error
+	if v.BackupVaultName, err = rq.Label(0, "BackupVaultName"); err != nil {
 		return err
-	} else {
-		v.BackupVaultName = x
 	}
 	if len(rq.Body) > 0 {
 		var d awsproto.Decoder
@@ -4260,10 +4184,9 @@ func (v *PutBackupVaultLockConfigurationInput) bind(rq *awsproto.Request) error 
 
 // bind reads the request of PutBackupVaultNotifications into v.
 func (v *PutBackupVaultNotificationsInput) bind(rq *awsproto.Request) error {
-	if x, err := rq.Label(0, "BackupVaultName"); err != nil {
+	var err error
+	if v.BackupVaultName, err = rq.Label(0, "BackupVaultName"); err != nil {
 		return err
-	} else {
-		v.BackupVaultName = x
 	}
 	if len(rq.Body) > 0 {
 		var d awsproto.Decoder
@@ -4284,10 +4207,9 @@ func (v *PutBackupVaultNotificationsInput) bind(rq *awsproto.Request) error {
 
 // bind reads the request of PutRestoreValidationResult into v.
 func (v *PutRestoreValidationResultInput) bind(rq *awsproto.Request) error {
-	if x, err := rq.Label(0, "RestoreJobId"); err != nil {
+	var err error
+	if v.RestoreJobId, err = rq.Label(0, "RestoreJobId"); err != nil {
 		return err
-	} else {
-		v.RestoreJobId = x
 	}
 	if len(rq.Body) > 0 {
 		var d awsproto.Decoder
@@ -4308,15 +4230,12 @@ func (v *PutRestoreValidationResultInput) bind(rq *awsproto.Request) error {
 
 // bind reads the request of RevokeRestoreAccessBackupVault into v.
 func (v *RevokeRestoreAccessBackupVaultInput) bind(rq *awsproto.Request) error {
-	if x, err := rq.Label(0, "BackupVaultName"); err != nil {
+	var err error
+	if v.BackupVaultName, err = rq.Label(0, "BackupVaultName"); err != nil {
 		return err
-	} else {
-		v.BackupVaultName = x
 	}
-	if x, err := rq.Label(1, "RestoreAccessBackupVaultArn"); err != nil {
+	if v.RestoreAccessBackupVaultArn, err = rq.Label(1, "RestoreAccessBackupVaultArn"); err != nil {
 		return err
-	} else {
-		v.RestoreAccessBackupVaultArn = x
 	}
 	for q := rq.HTTP.URL.RawQuery; q != ""; {
 		key, val, rest, err := awsproto.NextQueryPair(q)
@@ -4375,10 +4294,9 @@ func (v *StartCopyJobInput) bind(rq *awsproto.Request) error {
 
 // bind reads the request of StartReportJob into v.
 func (v *StartReportJobInput) bind(rq *awsproto.Request) error {
-	if x, err := rq.Label(0, "ReportPlanName"); err != nil {
+	var err error
+	if v.ReportPlanName, err = rq.Label(0, "ReportPlanName"); err != nil {
 		return err
-	} else {
-		v.ReportPlanName = x
 	}
 	if len(rq.Body) > 0 {
 		var d awsproto.Decoder
@@ -4437,20 +4355,18 @@ func (v *StartScanJobInput) bind(rq *awsproto.Request) error {
 
 // bind reads the request of StopBackupJob into v.
 func (v *StopBackupJobInput) bind(rq *awsproto.Request) error {
-	if x, err := rq.Label(0, "BackupJobId"); err != nil {
+	var err error
+	if v.BackupJobId, err = rq.Label(0, "BackupJobId"); err != nil {
 		return err
-	} else {
-		v.BackupJobId = x
 	}
 	return nil
 }
 
 // bind reads the request of TagResource into v.
 func (v *TagResourceInput) bind(rq *awsproto.Request) error {
-	if x, err := rq.Label(0, "ResourceArn"); err != nil {
+	var err error
+	if v.ResourceArn, err = rq.Label(0, "ResourceArn"); err != nil {
 		return err
-	} else {
-		v.ResourceArn = x
 	}
 	if len(rq.Body) > 0 {
 		var d awsproto.Decoder
@@ -4471,10 +4387,9 @@ func (v *TagResourceInput) bind(rq *awsproto.Request) error {
 
 // bind reads the request of UntagResource into v.
 func (v *UntagResourceInput) bind(rq *awsproto.Request) error {
-	if x, err := rq.Label(0, "ResourceArn"); err != nil {
+	var err error
+	if v.ResourceArn, err = rq.Label(0, "ResourceArn"); err != nil {
 		return err
-	} else {
-		v.ResourceArn = x
 	}
 	if len(rq.Body) > 0 {
 		var d awsproto.Decoder
@@ -4495,10 +4410,9 @@ func (v *UntagResourceInput) bind(rq *awsproto.Request) error {
 
 // bind reads the request of UpdateBackupPlan into v.
 func (v *UpdateBackupPlanInput) bind(rq *awsproto.Request) error {
-	if x, err := rq.Label(0, "BackupPlanId"); err != nil {
+	var err error
+	if v.BackupPlanId, err = rq.Label(0, "BackupPlanId"); err != nil {
 		return err
-	} else {
-		v.BackupPlanId = x
 	}
 	if len(rq.Body) > 0 {
 		var d awsproto.Decoder
@@ -4519,10 +4433,9 @@ func (v *UpdateBackupPlanInput) bind(rq *awsproto.Request) error {
 
 // bind reads the request of UpdateFramework into v.
 func (v *UpdateFrameworkInput) bind(rq *awsproto.Request) error {
-	if x, err := rq.Label(0, "FrameworkName"); err != nil {
+	var err error
+	if v.FrameworkName, err = rq.Label(0, "FrameworkName"); err != nil {
 		return err
-	} else {
-		v.FrameworkName = x
 	}
 	if len(rq.Body) > 0 {
 		var d awsproto.Decoder
@@ -4562,15 +4475,12 @@ func (v *UpdateGlobalSettingsInput) bind(rq *awsproto.Request) error {
 
 // bind reads the request of UpdateRecoveryPointIndexSettings into v.
 func (v *UpdateRecoveryPointIndexSettingsInput) bind(rq *awsproto.Request) error {
-	if x, err := rq.Label(0, "BackupVaultName"); err != nil {
+	var err error
+	if v.BackupVaultName, err = rq.Label(0, "BackupVaultName"); err != nil {
 		return err
-	} else {
-		v.BackupVaultName = x
 	}
-	if x, err := rq.Label(1, "RecoveryPointArn"); err != nil {
+	if v.RecoveryPointArn, err = rq.Label(1, "RecoveryPointArn"); err != nil {
 		return err
-	} else {
-		v.RecoveryPointArn = x
 	}
 	if len(rq.Body) > 0 {
 		var d awsproto.Decoder
@@ -4591,15 +4501,12 @@ func (v *UpdateRecoveryPointIndexSettingsInput) bind(rq *awsproto.Request) error
 
 // bind reads the request of UpdateRecoveryPointLifecycle into v.
 func (v *UpdateRecoveryPointLifecycleInput) bind(rq *awsproto.Request) error {
-	if x, err := rq.Label(0, "BackupVaultName"); err != nil {
+	var err error
+	if v.BackupVaultName, err = rq.Label(0, "BackupVaultName"); err != nil {
 		return err
-	} else {
-		v.BackupVaultName = x
 	}
-	if x, err := rq.Label(1, "RecoveryPointArn"); err != nil {
+	if v.RecoveryPointArn, err = rq.Label(1, "RecoveryPointArn"); err != nil {
 		return err
-	} else {
-		v.RecoveryPointArn = x
 	}
 	if len(rq.Body) > 0 {
 		var d awsproto.Decoder
@@ -4639,10 +4546,9 @@ func (v *UpdateRegionSettingsInput) bind(rq *awsproto.Request) error {
 
 // bind reads the request of UpdateReportPlan into v.
 func (v *UpdateReportPlanInput) bind(rq *awsproto.Request) error {
-	if x, err := rq.Label(0, "ReportPlanName"); err != nil {
+	var err error
+	if v.ReportPlanName, err = rq.Label(0, "ReportPlanName"); err != nil {
 		return err
-	} else {
-		v.ReportPlanName = x
 	}
 	if len(rq.Body) > 0 {
 		var d awsproto.Decoder
@@ -4663,10 +4569,9 @@ func (v *UpdateReportPlanInput) bind(rq *awsproto.Request) error {
 
 // bind reads the request of UpdateRestoreTestingPlan into v.
 func (v *UpdateRestoreTestingPlanInput) bind(rq *awsproto.Request) error {
-	if x, err := rq.Label(0, "RestoreTestingPlanName"); err != nil {
+	var err error
+	if v.RestoreTestingPlanName, err = rq.Label(0, "RestoreTestingPlanName"); err != nil {
 		return err
-	} else {
-		v.RestoreTestingPlanName = x
 	}
 	if len(rq.Body) > 0 {
 		var d awsproto.Decoder
@@ -4687,15 +4592,12 @@ func (v *UpdateRestoreTestingPlanInput) bind(rq *awsproto.Request) error {
 
 // bind reads the request of UpdateRestoreTestingSelection into v.
 func (v *UpdateRestoreTestingSelectionInput) bind(rq *awsproto.Request) error {
-	if x, err := rq.Label(0, "RestoreTestingPlanName"); err != nil {
+	var err error
+	if v.RestoreTestingPlanName, err = rq.Label(0, "RestoreTestingPlanName"); err != nil {
 		return err
-	} else {
-		v.RestoreTestingPlanName = x
 	}
-	if x, err := rq.Label(1, "RestoreTestingSelectionName"); err != nil {
+	if v.RestoreTestingSelectionName, err = rq.Label(1, "RestoreTestingSelectionName"); err != nil {
 		return err
-	} else {
-		v.RestoreTestingSelectionName = x
 	}
 	if len(rq.Body) > 0 {
 		var d awsproto.Decoder
@@ -4716,10 +4618,9 @@ func (v *UpdateRestoreTestingSelectionInput) bind(rq *awsproto.Request) error {
 
 // bind reads the request of UpdateTieringConfiguration into v.
 func (v *UpdateTieringConfigurationInput) bind(rq *awsproto.Request) error {
-	if x, err := rq.Label(0, "TieringConfigurationName"); err != nil {
+	var err error
+	if v.TieringConfigurationName, err = rq.Label(0, "TieringConfigurationName"); err != nil {
 		return err
-	} else {
-		v.TieringConfigurationName = x
 	}
 	if len(rq.Body) > 0 {
 		var d awsproto.Decoder

@@ -113,6 +113,15 @@ func (r *recorder) ListBackupJobs(_ context.Context, in *ListBackupJobsInput) (*
 	}, nil
 }
 
+func (r *recorder) DescribeBackupJob(_ context.Context, in *DescribeBackupJobInput) (*DescribeBackupJobOutput, error) {
+	if err := r.record("DescribeBackupJob", in); err != nil {
+		return nil, err
+	}
+	return &DescribeBackupJobOutput{BackupJobId: in.BackupJobId, State: BackupJobStateCompleted, IsParent: aws.Bool(true),
+		ChildJobsInState: map[BackupJobState]int64{BackupJobStateCompleted: 2, BackupJobStateFailed: 1},
+		BackupOptions:    map[string]string{"WindowsVSS": "enabled"}, NumberOfChildJobs: aws.Int64(3)}, nil
+}
+
 func (r *recorder) ListBackupJobSummaries(_ context.Context, in *ListBackupJobSummariesInput) (*ListBackupJobSummariesOutput, error) {
 	if err := r.record("ListBackupJobSummaries", in); err != nil {
 		return nil, err
@@ -293,6 +302,17 @@ func TestClientRoundTrip(t *testing.T) {
 		}
 		if !out.BackupJobs[1].IsParent {
 			t.Errorf("got IsParent false for the second job")
+		}
+	})
+
+	t.Run("DescribeBackupJobEnumKeyedMap", func(t *testing.T) {
+		out, err := client.DescribeBackupJob(ctx, &backup.DescribeBackupJobInput{BackupJobId: aws.String("job-1")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out.ChildJobsInState["COMPLETED"] != 2 || out.ChildJobsInState["FAILED"] != 1 ||
+			out.State != types.BackupJobStateCompleted || aws.ToInt64(out.NumberOfChildJobs) != 3 || out.BackupOptions["WindowsVSS"] != "enabled" {
+			t.Errorf("got output %+v", out)
 		}
 	})
 

@@ -155,6 +155,12 @@ func (r *Repository) Check(ctx context.Context, opts CheckOptions) (*CheckReport
 	if opts.Workers <= 0 {
 		opts.Workers = 2
 	}
+	// Snapshots are listed before the index is read: everything a listed
+	// snapshot references was indexed before it was written.
+	snaps, err := r.snapshotIDs(ctx)
+	if err != nil {
+		return nil, err
+	}
 	if err := r.syncIndex(ctx); err != nil {
 		return nil, err
 	}
@@ -205,7 +211,7 @@ func (r *Repository) Check(ctx context.Context, opts CheckOptions) (*CheckReport
 			return nil, err
 		}
 	}
-	if err := c.checkSnapshots(ctx); err != nil {
+	if err := c.checkSnapshots(ctx, snaps); err != nil {
 		return nil, err
 	}
 	return c.rep, nil
@@ -430,11 +436,7 @@ func (c *checker) pick(k index.Key) (int, bool) {
 	return lo, true
 }
 
-func (c *checker) checkSnapshots(ctx context.Context) error {
-	ids, err := c.r.snapshotIDs(ctx)
-	if err != nil {
-		return err
-	}
+func (c *checker) checkSnapshots(ctx context.Context, ids []ID) error {
 	for _, id := range ids {
 		sn, err := c.r.LoadSnapshot(ctx, id)
 		if errors.Is(err, ErrSnapshotNotFound) {
@@ -462,23 +464,31 @@ func (c *checker) checkSnapshots(ctx context.Context) error {
 
 const maxBadPerTree = 20
 
-// walkRef returns the missing or damaged blobs at or below ref.
+// walkRef returns the missing or damaged blobs at or below ref. Trees are
+// read even in a pack already known to be damaged (their bytes may be
+// intact); a data blob in a damaged pack counts as damaged.
 func (c *checker) walkRef(ctx context.Context, ref Ref) ([]badRef, error) {
 	j, ok := c.pick(ref.key())
 	if !ok {
 		return []badRef{{kind: BlobMissing, ref: ref, why: "not in the index"}}, nil
 	}
 	pk := idp(c.ids[c.v.seg.PackNo(j)])
-	if !c.usable(j) {
-		return []badRef{{kind: BlobDamaged, ref: ref, pack: pk, why: "stored in a damaged or missing pack"}}, nil
-	}
-	if ref.Type != TreeBlob || c.opts.TreeRefs == nil {
+	isTree := ref.Type == TreeBlob && c.opts.TreeRefs != nil
+	if !isTree {
+		if !c.usable(j) {
+			return []badRef{{kind: BlobDamaged, ref: ref, pack: pk, why: "stored in a damaged or missing pack"}}, nil
+		}
 		return nil, nil
 	}
 	if c.visited.has(j) {
 		return c.under[j], nil
 	}
 	c.visited.set(j)
+	if c.bad.has(j) {
+		bad := []badRef{{kind: BlobDamaged, ref: ref, pack: pk, why: "the blob is damaged"}}
+		c.under[j] = bad
+		return bad, nil
+	}
 	e, _ := c.v.seg.Entry(j)
 	plain, err := c.r.loadEntry(ctx, e, nil)
 	if err != nil {

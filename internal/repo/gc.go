@@ -181,6 +181,14 @@ func (r *Repository) gcPlan(ctx context.Context, opts GCOptions, rep *GCReport) 
 	if err := r.refreshPlans(ctx); err != nil {
 		return nil, err
 	}
+	// Order matters: snapshots, then index, then packs. A snapshot is
+	// written after its index objects, and index objects after their packs,
+	// so everything a listed snapshot references is in the index read next,
+	// and every indexed pack is in the pack listing.
+	snaps, err := r.snapshotIDs(ctx)
+	if err != nil {
+		return nil, err
+	}
 	if err := r.syncIndex(ctx); err != nil {
 		return nil, err
 	}
@@ -190,10 +198,6 @@ func (r *Repository) gcPlan(ctx context.Context, opts GCOptions, rep *GCReport) 
 	}
 	defer v.close()
 	stored, err := r.listPacks(ctx)
-	if err != nil {
-		return nil, err
-	}
-	snaps, err := r.snapshotIDs(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -370,6 +374,10 @@ func (r *Repository) gcComplete(ctx context.Context, plan *gcPlan, opts GCOption
 		rep.WaitingFor = append(rep.WaitingFor, fmt.Sprintf("grace period (%s left)", (opts.GracePeriod-age).Round(time.Second)))
 		return false, nil
 	}
+	snaps, err := r.snapshotIDs(ctx) // before the index: see gcPlan
+	if err != nil {
+		return false, err
+	}
 	if err := r.syncIndex(ctx); err != nil {
 		return false, err
 	}
@@ -391,10 +399,6 @@ func (r *Repository) gcComplete(ctx context.Context, plan *gcPlan, opts GCOption
 	old := map[ID]bool{}
 	for _, s := range plan.Snapshots {
 		old[s] = true
-	}
-	snaps, err := r.snapshotIDs(ctx)
-	if err != nil {
-		return false, err
 	}
 	for _, id := range snaps {
 		if old[id] {
@@ -506,15 +510,18 @@ func (r *Repository) rewriteIndex(ctx context.Context, drop map[ID]bool, rep *GC
 	}
 	consolidate := len(names) > 64
 	var replaced []string
+	wrote := map[string]bool{} // never delete what this run wrote (same content, same name)
 	out := &index.Object{}
 	outN := 0
 	flush := func() error {
 		if len(out.Packs) == 0 {
 			return nil
 		}
-		if _, err := r.putIndexObject(ctx, out); err != nil {
+		name, err := r.putIndexObject(ctx, out)
+		if err != nil {
 			return err
 		}
+		wrote[name] = true
 		out, outN = &index.Object{}, 0
 		return nil
 	}
@@ -555,6 +562,9 @@ func (r *Repository) rewriteIndex(ctx context.Context, drop map[ID]bool, rep *GC
 		return err
 	}
 	for _, n := range replaced {
+		if wrote[n] {
+			continue
+		}
 		if err := r.st.Delete(ctx, n); err != nil {
 			return fmt.Errorf("repo: gc: delete index object: %w", err)
 		}

@@ -109,6 +109,11 @@ func writeSnapshot(t testing.TB, r *Repository, blobs [][]byte, meta map[string]
 		}
 		refs = append(refs, Ref{DataBlob, id})
 	}
+	// The tree goes into a pack of its own, so tests can damage data packs
+	// without damaging the tree.
+	if err := r.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
 	tree := encodeTree(refs)
 	root := r.Hash(tree)
 	if _, err := r.SaveBlob(ctx, TreeBlob, root, tree); err != nil {

@@ -99,6 +99,7 @@ func (r *Repository) RebuildIndex(ctx context.Context, opts RebuildOptions) (*Re
 	var mu sync.Mutex
 	out := &index.Object{}
 	var written int
+	wrote := map[string]bool{} // never delete what this run wrote (same content, same name)
 	emit := func(op index.ObjectPack) error {
 		mu.Lock()
 		defer mu.Unlock()
@@ -107,9 +108,11 @@ func (r *Repository) RebuildIndex(ctx context.Context, opts RebuildOptions) (*Re
 		if out.Entries() >= index.MaxObjectEntries {
 			o := out
 			out = &index.Object{}
-			if _, err := r.putIndexObject(ctx, o); err != nil {
+			name, err := r.putIndexObject(ctx, o)
+			if err != nil {
 				return err
 			}
+			wrote[name] = true
 			rep.ObjectsWritten++
 		}
 		return nil
@@ -171,13 +174,18 @@ func (r *Repository) RebuildIndex(ctx context.Context, opts RebuildOptions) (*Re
 		return nil, err
 	}
 	if len(out.Packs) > 0 {
-		if _, err := r.putIndexObject(ctx, out); err != nil {
+		name, err := r.putIndexObject(ctx, out)
+		if err != nil {
 			return nil, err
 		}
+		wrote[name] = true
 		rep.ObjectsWritten++
 	}
 	rep.BlobsIndexed = written
 	for _, n := range replace {
+		if wrote[n] {
+			continue
+		}
 		if err := r.st.Delete(ctx, n); err != nil {
 			return nil, fmt.Errorf("repo: rebuild-index: delete %s: %w", n, err)
 		}

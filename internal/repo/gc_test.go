@@ -1,0 +1,428 @@
+package repo
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coffer/coffer/internal/blob"
+	"github.com/coffer/coffer/internal/blob/fault"
+	"github.com/coffer/coffer/internal/clock"
+)
+
+func gcOpts() GCOptions { return GCOptions{TreeRefs: treeRefs} }
+
+func mustGC(t testing.TB, r *Repository, o GCOptions) *GCReport {
+	t.Helper()
+	rep, err := r.GC(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
+func storedBytes(t testing.TB, st blob.Store) int64 {
+	var n int64
+	st.List(context.Background(), "packs/", func(i blob.Info) error { n += i.Size; return nil })
+	return n
+}
+
+func TestGCFreesUnreferencedAndKeepsReferenced(t *testing.T) {
+	ctx := context.Background()
+	st := newMem()
+	r := initRepo(t, st, Options{PackSize: 64 << 10, Workers: 2})
+	defer r.Close()
+	var a, b [][]byte
+	for i := 0; i < 5; i++ {
+		a = append(a, randData(uint64(i), 40<<10))
+		b = append(b, randData(uint64(100+i), 40<<10))
+	}
+	b = append(b, a[0], a[1]) // shared
+	snapA, _ := writeSnapshot(t, r, a, nil)
+	snapB, _ := writeSnapshot(t, r, b, nil)
+	before := storedBytes(t, st)
+	if rep := mustGC(t, r, gcOpts()); rep.PacksDeleted != 0 || rep.Pending {
+		t.Fatalf("GC with nothing to free: got %+v", rep)
+	}
+	if err := r.DeleteSnapshot(ctx, snapA); err != nil {
+		t.Fatal(err)
+	}
+	rep := mustGC(t, r, gcOpts())
+	if rep.Pending || rep.PacksDeleted < 3 || rep.BytesFreed < 3*40<<10 {
+		t.Fatalf("GC: got %+v, want a3..a4 and A's tree freed", rep)
+	}
+	if after := storedBytes(t, st); after >= before {
+		t.Fatalf("stored bytes: got %d after GC, %d before", after, before)
+	}
+	verifySnapshot(t, r, snapB, b)
+	if c := mustCheck(t, r, true); !c.OK() {
+		t.Fatalf("check after GC: %v", c.Error())
+	}
+	if n := countObjects(t, st, "gc/"); n != 0 {
+		t.Fatalf("got %d gc plans left, want 0", n)
+	}
+	// Freed blobs are unknown again and are stored anew when needed.
+	if r.HasBlob(DataBlob, r.Hash(a[4])) {
+		t.Fatal("a freed blob is still reported stored")
+	}
+	// A fresh process sees the same.
+	r2 := openRepo(t, st, Options{})
+	defer r2.Close()
+	verifySnapshot(t, r2, snapB, b)
+	if r2.HasBlob(DataBlob, r2.Hash(a[4])) {
+		t.Fatal("a freed blob is still indexed")
+	}
+}
+
+func TestGCRepacksMostlyDeadPacks(t *testing.T) {
+	ctx := context.Background()
+	st := newMem()
+	r := initRepo(t, st, Options{PackSize: 1 << 20, Workers: 2})
+	defer r.Close()
+	var c [][]byte
+	for i := 0; i < 8; i++ {
+		c = append(c, randData(uint64(i), 100<<10))
+	}
+	snapC, _ := writeSnapshot(t, r, c, nil)
+	snapD, _ := writeSnapshot(t, r, c[:1], nil) // keeps 1/8 of the pack alive
+	if err := r.DeleteSnapshot(ctx, snapC); err != nil {
+		t.Fatal(err)
+	}
+	before := storedBytes(t, st)
+	rep := mustGC(t, r, gcOpts())
+	if rep.PacksRepacked != 1 || rep.BlobsRepacked != 1 || rep.PacksDeleted < 2 {
+		t.Fatalf("GC: got %+v, want the data pack repacked and deleted", rep)
+	}
+	if after := storedBytes(t, st); after > before/3 {
+		t.Fatalf("stored bytes: got %d after repack, %d before", after, before)
+	}
+	verifySnapshot(t, r, snapD, c[:1])
+	if ck := mustCheck(t, r, true); !ck.OK() {
+		t.Fatalf("check after repack: %v", ck.Error())
+	}
+	// Repacking disabled: only fully dead packs go.
+	dry := mustGC(t, r, GCOptions{TreeRefs: treeRefs, DryRun: true})
+	if dry.PacksCondemned != 0 {
+		t.Fatalf("dry run after GC: got %+v, want nothing left", dry)
+	}
+}
+
+// TestGCWaitsForWriterAndRescues: a writer that opened before GC's plan may
+// reuse condemned blobs; GC waits for its session and keeps what it used.
+func TestGCWaitsForWriterAndRescues(t *testing.T) {
+	ctx := context.Background()
+	st := newMem()
+	opts := Options{PackSize: 64 << 10, Workers: 2}
+	r := initRepo(t, st, opts)
+	defer r.Close()
+	var x [][]byte
+	for i := 0; i < 4; i++ {
+		x = append(x, randData(uint64(i), 40<<10))
+	}
+	s1, _ := writeSnapshot(t, r, x, nil)
+	if err := r.DeleteSnapshot(ctx, s1); err != nil {
+		t.Fatal(err)
+	}
+	w := openRepo(t, st, opts) // its view includes x
+	defer w.Close()
+	rep := mustGC(t, r, gcOpts())
+	if !rep.Pending || rep.PacksDeleted != 0 || len(rep.WaitingFor) != 1 {
+		t.Fatalf("GC with a live writer: got %+v, want a pending plan waiting for it", rep)
+	}
+	// The writer dedups against its older view and commits.
+	y := randData(50, 40<<10)
+	for _, d := range [][]byte{x[1], y} {
+		known, err := w.SaveBlob(ctx, DataBlob, w.Hash(d), d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := slices.Equal(d, x[1]); known != want {
+			t.Fatalf("writer SaveBlob: got known=%v, want %v", known, want)
+		}
+	}
+	tree := encodeTree([]Ref{{DataBlob, w.Hash(x[1])}, {DataBlob, w.Hash(y)}})
+	w.SaveBlob(ctx, TreeBlob, w.Hash(tree), tree)
+	s2, err := w.SaveSnapshot(ctx, &Snapshot{Kind: "tree", Root: w.Hash(tree)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// After its commit the writer has a new session that excludes condemned
+	// packs: x[2] must be stored again.
+	if w.HasBlob(DataBlob, w.Hash(x[2])) {
+		t.Fatal("writer still dedups against a condemned pack after rotating its session")
+	}
+	rep = mustGC(t, r, gcOpts())
+	if rep.Pending || rep.PacksRescued != 1 || rep.PacksDeleted < 3 {
+		t.Fatalf("GC after the writer's commit: got %+v, want x[1]'s pack rescued and the rest deleted", rep)
+	}
+	r3 := openRepo(t, st, Options{})
+	defer r3.Close()
+	verifySnapshot(t, r3, s2, [][]byte{x[1], y})
+	if c := mustCheck(t, r3, true); !c.OK() {
+		t.Fatalf("check: %v", c.Error())
+	}
+	// Once nothing references them, the rescued blobs go too (with no
+	// other session open).
+	if err := r3.DeleteSnapshot(ctx, s2); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	r3.Close()
+	mustGC(t, r, gcOpts())
+	if n := countObjects(t, st, "packs/"); n != 0 {
+		t.Fatalf("got %d packs after deleting everything, want 0", n)
+	}
+}
+
+// TestGCConcurrentWriterLosesNothing runs a writer committing and deleting
+// snapshots while GC runs in a loop; every surviving snapshot must be whole.
+func TestGCConcurrentWriterLosesNothing(t *testing.T) {
+	ctx := context.Background()
+	st := newMem()
+	opts := Options{PackSize: 64 << 10, Workers: 2}
+	g := initRepo(t, st, opts)
+	defer g.Close()
+	pool := make([][]byte, 40)
+	for i := range pool {
+		pool[i] = randData(uint64(i), 16<<10)
+	}
+	type snap struct {
+		id    ID
+		blobs [][]byte
+	}
+	var mu sync.Mutex
+	var live []snap
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		defer close(done)
+		w := openRepo(t, st, opts)
+		defer w.Close()
+		rng := rand.New(rand.NewPCG(1, 2))
+		for i := 0; i < 30; i++ {
+			var bs [][]byte
+			for j := 0; j < 5; j++ {
+				bs = append(bs, pool[rng.IntN(len(pool))])
+			}
+			bs = append(bs, randData(uint64(1000+i), 8<<10))
+			id, _ := writeSnapshot(t, w, bs, nil)
+			mu.Lock()
+			live = append(live, snap{id, bs})
+			if len(live) > 4 {
+				k := rng.IntN(len(live) - 1)
+				if err := w.DeleteSnapshot(ctx, live[k].id); err != nil {
+					t.Error(err)
+				}
+				live = slices.Delete(live, k, k+1)
+			}
+			mu.Unlock()
+		}
+	})
+	runs := 0
+	for {
+		select {
+		case <-done:
+		default:
+			if _, err := g.GC(ctx, gcOpts()); err != nil {
+				t.Fatal(err)
+			}
+			runs++
+			continue
+		}
+		break
+	}
+	wg.Wait()
+	for i := 0; i < 3; i++ {
+		if rep := mustGC(t, g, gcOpts()); !rep.Pending {
+			break
+		}
+	}
+	t.Logf("%d GC runs during the writer", runs)
+	r := openRepo(t, st, Options{})
+	defer r.Close()
+	for _, s := range live {
+		verifySnapshot(t, r, s.id, s.blobs)
+	}
+	if c := mustCheck(t, r, true); !c.OK() {
+		t.Fatalf("check: %v", c.Error())
+	}
+}
+
+func TestTwoWriters(t *testing.T) {
+	st := newMem()
+	opts := Options{PackSize: 128 << 10, Workers: 2}
+	initRepo(t, st, opts).Close()
+	shared := [][]byte{randData(1, 50<<10), randData(2, 50<<10)}
+	var wg sync.WaitGroup
+	ids := make([]ID, 2)
+	sets := make([][][]byte, 2)
+	for w := 0; w < 2; w++ {
+		sets[w] = append([][]byte{randData(uint64(10+w), 70<<10), textData(uint64(20+w), 90<<10)}, shared...)
+		wg.Go(func() {
+			r := openRepo(t, st, opts)
+			defer r.Close()
+			ids[w], _ = writeSnapshot(t, r, sets[w], nil)
+		})
+	}
+	wg.Wait()
+	r := openRepo(t, st, Options{})
+	defer r.Close()
+	for w := range 2 {
+		verifySnapshot(t, r, ids[w], sets[w])
+	}
+	if c := mustCheck(t, r, true); !c.OK() {
+		t.Fatalf("check: %v", c.Error())
+	}
+}
+
+func TestSessionExpiry(t *testing.T) {
+	ctx := context.Background()
+	st := newMem()
+	clk := clock.NewFake(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
+	opts := Options{PackSize: 64 << 10, Clock: clk, HeartbeatInterval: 24 * time.Hour}
+	g := initRepo(t, st, opts)
+	defer g.Close()
+	s1, _ := writeSnapshot(t, g, [][]byte{randData(1, 1000)}, nil)
+	g.DeleteSnapshot(ctx, s1)
+	w := openRepo(t, st, opts)
+	defer w.Close()
+	d := randData(2, 1000)
+	if _, err := w.SaveBlob(ctx, DataBlob, w.Hash(d), d); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(2 * time.Hour) // the writer "hangs": no heartbeat
+	rep := mustGC(t, g, GCOptions{TreeRefs: treeRefs, SessionTimeout: time.Hour})
+	if len(rep.ExpiredSessions) != 1 || rep.Pending {
+		t.Fatalf("GC: got %+v, want the silent writer expired and the plan done", rep)
+	}
+	tree := encodeTree([]Ref{{DataBlob, w.Hash(d)}})
+	w.SaveBlob(ctx, TreeBlob, w.Hash(tree), tree)
+	if _, err := w.SaveSnapshot(ctx, &Snapshot{Kind: "tree", Root: w.Hash(tree)}); !errors.Is(err, ErrSessionExpired) {
+		t.Fatalf("commit after expiry: got %v, want ErrSessionExpired", err)
+	}
+}
+
+func TestMaintenanceLock(t *testing.T) {
+	ctx := context.Background()
+	st := newMem()
+	clk := clock.NewFake(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
+	r := initRepo(t, st, Options{Clock: clk})
+	defer r.Close()
+	unlock, err := r.lockMaintenance(ctx, "test", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.GC(ctx, gcOpts()); !errors.Is(err, ErrLocked) {
+		t.Fatalf("GC while locked: got %v, want ErrLocked", err)
+	}
+	unlock()
+	if _, err := r.GC(ctx, gcOpts()); err != nil {
+		t.Fatalf("GC after unlock: %v", err)
+	}
+	// An abandoned lock (its holder crashed: no refresh) is taken over
+	// after the timeout.
+	rec, _ := json.Marshal(lockRecord{Host: "gone", PID: 1, Purpose: "gc", Time: clk.Now()})
+	if err := st.Put(ctx, gcLockName, r.sealMeta("lock", rec)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.GC(ctx, gcOpts()); !errors.Is(err, ErrLocked) {
+		t.Fatalf("GC under a fresh foreign lock: got %v, want ErrLocked", err)
+	}
+	clk.Advance(2 * time.Hour)
+	if _, err := r.GC(ctx, GCOptions{TreeRefs: treeRefs, SessionTimeout: time.Hour}); err != nil {
+		t.Fatalf("GC over an abandoned lock: %v", err)
+	}
+}
+
+func TestStorageFaults(t *testing.T) {
+	ctx := context.Background()
+	f := fault.New(newMem(), fault.Options{Seed: 1})
+	opts := Options{PackSize: 64 << 10, Workers: 2}
+	r := initRepo(t, f, opts)
+	committed := [][]byte{randData(1, 50<<10)}
+	s0, _ := writeSnapshot(t, r, committed, nil)
+	next := [][]byte{randData(2, 50<<10), randData(3, 50<<10), textData(4, 80<<10)}
+	save := func(r *Repository) (ID, error) {
+		var refs []Ref
+		for _, d := range next {
+			if _, err := r.SaveBlob(ctx, DataBlob, r.Hash(d), d); err != nil {
+				return ID{}, err
+			}
+			refs = append(refs, Ref{DataBlob, r.Hash(d)})
+		}
+		tree := encodeTree(refs)
+		if _, err := r.SaveBlob(ctx, TreeBlob, r.Hash(tree), tree); err != nil {
+			return ID{}, err
+		}
+		return r.SaveSnapshot(ctx, &Snapshot{Kind: "tree", Root: r.Hash(tree)})
+	}
+
+	// Disk full while a pack is written: clear error, nothing committed.
+	f.AddRule(fault.Rule{Ops: fault.OpPut, Prefix: "packs/", Times: 1, Kind: fault.Fail, Err: blob.ErrNoSpace})
+	_, err := save(r)
+	if !errors.Is(err, blob.ErrNoSpace) || !errors.Is(err, ErrWriteFailed) {
+		t.Fatalf("save with a full disk: got %v, want ErrNoSpace and ErrWriteFailed", err)
+	}
+	if n := countObjects(t, f.Inner(), "snapshots/"); n != 1 {
+		t.Fatalf("got %d snapshots, want only the committed one", n)
+	}
+	if _, err := r.SaveBlob(ctx, DataBlob, ID{1}, []byte("x")); !errors.Is(err, ErrWriteFailed) {
+		t.Fatalf("write after a failed upload: got %v, want ErrWriteFailed", err)
+	}
+	verifySnapshot(t, r, s0, committed)
+	r.Close()
+	r = openRepo(t, f, opts)
+	s1, err := save(r)
+	if err != nil {
+		t.Fatalf("retry after the disk was freed: %v", err)
+	}
+	verifySnapshot(t, r, s1, next)
+
+	// Storage unavailable while writing the index: the same Repository can
+	// retry (the packs are durable; only the index object is re-written).
+	next = [][]byte{randData(5, 30<<10)}
+	f.AddRule(fault.Rule{Ops: fault.OpPut, Prefix: "index/", Times: 1, Kind: fault.Fail})
+	if _, err := save(r); !errors.Is(err, blob.ErrUnavailable) {
+		t.Fatalf("save with index write failing: got %v, want ErrUnavailable", err)
+	}
+	s2, err := save(r)
+	if err != nil {
+		t.Fatalf("retry: %v", err)
+	}
+	// Snapshot write failing: nothing committed, retry works.
+	next = [][]byte{randData(6, 30<<10)}
+	f.AddRule(fault.Rule{Ops: fault.OpPut, Prefix: "snapshots/", Times: 1, Kind: fault.Fail})
+	if _, err := save(r); !errors.Is(err, blob.ErrUnavailable) {
+		t.Fatalf("save with snapshot write failing: got %v", err)
+	}
+	s3, err := save(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	r = openRepo(t, f, opts)
+	defer r.Close()
+	verifySnapshot(t, r, s0, committed)
+	verifySnapshot(t, r, s2, [][]byte{randData(5, 30<<10)})
+	verifySnapshot(t, r, s3, next)
+	if c := mustCheck(t, r, true); !c.OK() {
+		t.Fatalf("check: %v", c.Error())
+	}
+	// GC cleans up what the failed attempts left behind.
+	rep := mustGC(t, r, gcOpts())
+	if rep.OrphanPacks+rep.PacksCondemned == 0 {
+		t.Logf("GC after faults: %+v", rep)
+	}
+	if c := mustCheck(t, r, false); len(c.Notices) != 0 {
+		for _, n := range c.Notices {
+			if n.Kind == PackUnindexed {
+				t.Fatalf("unindexed packs remain after GC: %v", c.Notices)
+			}
+		}
+	}
+}

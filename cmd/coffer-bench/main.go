@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"sort"
 	"syscall"
 
@@ -28,6 +29,15 @@ var commands = map[string]command{
 	"engine":   {summary: "storage engine benchmark against restic and borg", run: runEngine},
 	"tree100k": {summary: "no-change backup and one-file restore of a 100,000-file tree", run: runTree100k},
 	"repo": {summary: "the coffer repo CLI (used as the measured child process)", run: func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+		// COFFER_BENCH_CPUPROFILE=FILE profiles the engine run.
+		if p := os.Getenv("COFFER_BENCH_CPUPROFILE"); p != "" {
+			if f, err := os.Create(p); err == nil {
+				if pprof.StartCPUProfile(f) == nil {
+					defer pprof.StopCPUProfile()
+				}
+				defer f.Close()
+			}
+		}
 		return repocli.Main(ctx, args, os.Stdin, stdout, stderr)
 	}},
 }

@@ -17,7 +17,6 @@ import (
 	"github.com/coffer/coffer/internal/archive/tree"
 	"github.com/coffer/coffer/internal/clock"
 	"github.com/pkg/xattr"
-	"golang.org/x/sync/semaphore"
 	"golang.org/x/sys/unix"
 )
 
@@ -102,9 +101,6 @@ type backup struct {
 
 	minChunk int
 	fileCh   chan fileJob
-	chunkCh  chan chunkJob
-	memSem   *semaphore.Weighted
-	bufPool  sync.Pool
 
 	errOnce sync.Once
 	err     error
@@ -113,6 +109,7 @@ type backup struct {
 	warnings []Warning
 
 	hardlinks map[devIno]string // walker only
+	smallBufs sync.Pool         // of *[]byte, for files read whole
 
 	st struct {
 		files, dirs, symlinks, hardlinks       atomic.Int64
@@ -142,17 +139,6 @@ type fileJob struct {
 	rel  string
 	prev bool // the parent snapshot had this file (it changed)
 }
-
-type chunkJob struct {
-	data []byte
-	dst  *ID
-	wg   *sync.WaitGroup
-	ferr *atomic.Pointer[error]
-	size int64
-}
-
-// inFlightBytes bounds chunk data waiting to be hashed and stored.
-const inFlightBytes = 48 << 20
 
 // BackupDir backs up the directory tree at root into r and commits a
 // snapshot of kind "tree". It returns the result, with warnings for what it
@@ -200,18 +186,13 @@ func BackupDir(ctx context.Context, r Repo, root string, opts Options) (*Result,
 	b := &backup{
 		ctx: cctx, cancel: cancel, r: r, opts: opts, root: abs, log: opts.Logger,
 		fileCh:    make(chan fileJob, 4*opts.Concurrency),
-		chunkCh:   make(chan chunkJob, runtime.GOMAXPROCS(0)),
-		memSem:    semaphore.NewWeighted(inFlightBytes),
 		hardlinks: make(map[devIno]string),
 		rootDone:  make(chan struct{}),
 		minChunk:  r.ChunkMinSize(),
 	}
+	b.smallBufs.New = func() any { buf := make([]byte, 0, 64<<10); return &buf }
 
-	var savers, workers sync.WaitGroup
-	for i := 0; i < runtime.GOMAXPROCS(0); i++ {
-		savers.Add(1)
-		go func() { defer savers.Done(); b.saver() }()
-	}
+	var workers sync.WaitGroup
 	for i := 0; i < opts.Concurrency; i++ {
 		workers.Add(1)
 		go func() { defer workers.Done(); b.worker() }()
@@ -238,8 +219,6 @@ func BackupDir(ctx context.Context, r Repo, root string, opts Options) (*Result,
 	b.walkDir(rootDir, abs, "", parentRoot, true)
 	close(b.fileCh)
 	workers.Wait()
-	close(b.chunkCh)
-	savers.Wait()
 	close(progDone)
 	progWG.Wait()
 
@@ -784,7 +763,12 @@ func (b *backup) readRange(f rawFile, n *tree.Node, off, length int64) (int64, e
 		small = n.Size
 	}
 	if small >= 0 && small <= int64(b.minChunk) {
-		buf := make([]byte, small+1) // one extra byte detects growth
+		bp := b.smallBufs.Get().(*[]byte)
+		defer b.smallBufs.Put(bp)
+		if int64(cap(*bp)) < small+1 {
+			*bp = make([]byte, small+1)
+		}
+		buf := (*bp)[:small+1] // one extra byte detects growth
 		got, err := io.ReadFull(rd, buf)
 		if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
 			return int64(got), err
@@ -812,82 +796,39 @@ func (b *backup) readRange(f rawFile, n *tree.Node, off, length int64) (int64, e
 	}
 
 	ch := b.r.NewChunker(rd)
-	var (
-		wg    sync.WaitGroup
-		ferr  atomic.Pointer[error]
-		ids   []*ID
-		lens  []int64
-		total int64
-	)
-	var err error
+	defer closeChunker(ch)
+	var total int64
 	for {
-		var c []byte
-		c, err = ch.Next()
+		c, err := ch.Next()
 		if err == io.EOF {
-			err = nil
-			break
+			return total, nil
 		}
 		if err != nil {
-			break
+			return total, err
 		}
-		if e := ferr.Load(); e != nil {
-			err = *e
-			break
+		if err := b.ctx.Err(); err != nil {
+			return total, err
 		}
 		total += int64(len(c))
 		b.st.read.Add(int64(len(c)))
-		if err = b.memSem.Acquire(b.ctx, int64(len(c))); err != nil {
-			break
-		}
-		data := make([]byte, len(c))
-		copy(data, c)
-		id := new(ID)
-		ids = append(ids, id)
-		lens = append(lens, int64(len(c)))
-		wg.Add(1)
-		select {
-		case b.chunkCh <- chunkJob{data: data, dst: id, wg: &wg, ferr: &ferr, size: int64(len(c))}:
-		case <-b.ctx.Done():
-			wg.Done()
-			b.memSem.Release(int64(len(c)))
-			err = b.ctx.Err()
-		}
+		// Hash here; the repository compresses and encrypts on its own
+		// workers and does not keep c.
+		id := b.r.Hash(c)
+		known, err := b.r.SaveBlob(b.ctx, tree.DataBlob, id, c)
 		if err != nil {
-			break
+			return total, err
 		}
-	}
-	wg.Wait()
-	if err == nil {
-		if e := ferr.Load(); e != nil {
-			err = *e
+		if !known {
+			b.st.dataNew.Add(1)
+			b.st.bytesNew.Add(int64(len(c)))
 		}
+		n.Content = append(n.Content, tree.Extent{ID: id, Length: int64(len(c))})
 	}
-	if err != nil {
-		return total, err
-	}
-	for i := range ids {
-		n.Content = append(n.Content, tree.Extent{ID: *ids[i], Length: lens[i]})
-	}
-	return total, nil
 }
 
-// saver hashes and stores chunks.
-func (b *backup) saver() {
-	for j := range b.chunkCh {
-		if b.ctx.Err() == nil {
-			*j.dst = b.r.Hash(j.data)
-			known, err := b.r.SaveBlob(b.ctx, tree.DataBlob, *j.dst, j.data)
-			if err != nil {
-				j.ferr.CompareAndSwap(nil, &err)
-			} else if !known {
-				b.st.dataNew.Add(1)
-				b.st.bytesNew.Add(j.size)
-			}
-		} else {
-			err := b.ctx.Err()
-			j.ferr.CompareAndSwap(nil, &err)
-		}
-		b.memSem.Release(j.size)
-		j.wg.Done()
+// closeChunker returns a chunker's buffers when it supports that.
+func closeChunker(c Chunker) {
+	if cl, ok := c.(interface{ Close() }); ok {
+		cl.Close()
 	}
 }

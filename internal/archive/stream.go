@@ -16,7 +16,6 @@ import (
 
 	"github.com/coffer/coffer/internal/archive/tree"
 	"github.com/coffer/coffer/internal/clock"
-	"golang.org/x/sync/semaphore"
 	"golang.org/x/sys/unix"
 )
 
@@ -116,84 +115,40 @@ func BackupStream(ctx context.Context, r Repo, rd io.Reader, name string, opts S
 	})
 	defer stop()
 
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	type slot struct {
-		id   ID
-		n    int64
-		hole bool
-	}
-	var (
-		slots []*slot
-		wg    sync.WaitGroup
-		sem   = semaphore.NewWeighted(inFlightBytes)
-		mu    sync.Mutex
-		first error
-	)
-	failf := func(err error) {
-		mu.Lock()
-		if first == nil {
-			first = err
-			cancel(err)
-		}
-		mu.Unlock()
-	}
 	ch := r.NewChunker(rd)
-	workers := make(chan struct{}, runtime.GOMAXPROCS(0)+1)
-	var err error
+	defer closeChunker(ch)
+	var content []tree.Extent
+	var size int64
 	for {
-		var c []byte
-		c, err = ch.Next()
+		c, err := ch.Next()
 		if err == io.EOF {
-			err = nil
 			break
 		}
 		if err != nil {
-			err = fmt.Errorf("read stream: %w", err)
-			break
+			return nil, fmt.Errorf("read stream: %w", err)
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
 		}
 		read.Add(int64(len(c)))
-		s := &slot{n: int64(len(c))}
-		slots = append(slots, s)
+		size += int64(len(c))
 		if isZero(c) {
-			s.hole = true
+			appendExtent(&content, ID{}, int64(len(c)), true)
 			continue
 		}
-		if err = sem.Acquire(ctx, s.n); err != nil {
-			break
+		id := r.Hash(c)
+		known, err := r.SaveBlob(ctx, tree.DataBlob, id, c)
+		if err != nil {
+			return nil, err
 		}
-		data := append([]byte(nil), c...)
-		workers <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer func() { <-workers; sem.Release(int64(len(data))); wg.Done() }()
-			s.id = r.Hash(data)
-			known, err := r.SaveBlob(ctx, tree.DataBlob, s.id, data)
-			if err != nil {
-				failf(err)
-				return
-			}
-			if !known {
-				newBlobs.Add(1)
-				newBytes.Add(int64(len(data)))
-			}
-		}()
-	}
-	wg.Wait()
-	if err == nil {
-		err = first
-	}
-	if err != nil {
-		if cerr := context.Cause(ctx); cerr != nil && first == nil {
-			err = cerr
+		if !known {
+			newBlobs.Add(1)
+			newBytes.Add(int64(len(c)))
 		}
-		return nil, err
+		appendExtent(&content, id, int64(len(c)), false)
 	}
 	n := tree.Node{Name: name, Type: tree.File, Mode: 0o600, Mtime: start.UnixNano(), Atime: start.UnixNano(), Ctime: start.UnixNano()}
-	for _, s := range slots {
-		n.Size += s.n
-		appendExtent(&n.Content, s.id, s.n, s.hole)
-	}
+	n.Size, n.Content = size, content
 	meta := copyMeta(opts.Meta)
 	meta[MetaStreamKind] = "pipe"
 	res, err := commitStream(ctx, r, &n, start, meta, opts)

@@ -165,7 +165,7 @@ func Mutate(dir string, seed uint64, fraction float64) (int64, error) {
 		}
 		if fi.Mode().IsRegular() {
 			total += fi.Size()
-			if fi.Size() >= 8<<20 {
+			if fi.Size() >= 1<<20 {
 				large = append(large, p)
 			} else {
 				small = append(small, p)

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/coffer/coffer/internal/archive"
 	"github.com/coffer/coffer/internal/archive/tree"
@@ -20,8 +21,9 @@ import (
 
 // Adapter is an archive.Repo over a *repo.Repository.
 type Adapter struct {
-	R      *repo.Repository
-	params chunker.Params
+	R        *repo.Repository
+	params   chunker.Params
+	chunkers sync.Pool // of *chunkerAdapter, with their buffers
 }
 
 var (
@@ -155,15 +157,26 @@ func (a *Adapter) ListSnapshots(ctx context.Context, fn func(archive.ID, *archiv
 
 // NewChunker returns the repository's FastCDC chunker over r.
 func (a *Adapter) NewChunker(r io.Reader) archive.Chunker {
-	return &chunkerAdapter{c: chunker.New(r, a.params)}
+	if c, ok := a.chunkers.Get().(*chunkerAdapter); ok {
+		c.c.Reset(r)
+		return c
+	}
+	return &chunkerAdapter{c: chunker.New(r, a.params), pool: &a.chunkers}
 }
 
 // ChunkMinSize is the chunker's minimum chunk size.
 func (a *Adapter) ChunkMinSize() int { return a.params.MinSize }
 
 type chunkerAdapter struct {
-	c   *chunker.Chunker
-	buf []byte
+	c    *chunker.Chunker
+	buf  []byte
+	pool *sync.Pool
+}
+
+// Close returns the chunker and its buffer for reuse.
+func (c *chunkerAdapter) Close() {
+	c.c.Reset(nil)
+	c.pool.Put(c)
 }
 
 func (c *chunkerAdapter) Next() ([]byte, error) {

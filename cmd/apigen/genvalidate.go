@@ -33,14 +33,24 @@ func (g *gen) patternVars() (map[string]string, []string) {
 	return vars, order
 }
 
-func (g *gen) genValidate(b *bytes.Buffer) error {
-	fmt.Fprintf(b, "package %s\n\n", g.pkg)
+func (g *gen) genValidate(out *bytes.Buffer) error {
+	var body, entries bytes.Buffer
+	b := &body
+	needSort := false
 	vars, order := g.patternVars()
 	imports := []string{`"github.com/coffer/coffer/internal/api/awsproto"`}
 	if len(order) > 0 {
 		imports = append(imports, `"regexp"`)
 	}
-	writeImports(b, imports)
+	defer func() {
+		fmt.Fprintf(out, "package %s\n\n", g.pkg)
+		if needSort {
+			imports = append(imports, `"maps"`, `"slices"`)
+		}
+		writeImports(out, imports)
+		out.Write(body.Bytes())
+		out.Write(entries.Bytes())
+	}()
 	if len(order) > 0 {
 		b.WriteString("// Patterns of the model, compiled once.\nvar (\n")
 		for _, p := range order {
@@ -106,20 +116,26 @@ func validationError(err error) error { return err }
 				fmt.Fprintf(b, "\tif err := awsproto.CheckCount(\"\", len(v), %s, %s); err != nil {\n\t\treturn err\n\t}\n", boundArg(s.Min), boundArg(s.Max))
 			}
 			if g.needsCheck[s.Key] || g.needsCheck[s.Value] {
-				b.WriteString("\tfor k, x := range v {\n")
+				needSort = true
+				entry := helperName("validate", name) + "Entry"
+				// The first pass costs nothing on valid input; on an error the
+				// sorted pass makes the reported entry deterministic.
+				fmt.Fprintf(b, "\tfor k, x := range v {\n\t\tif %s(k, x) != nil {\n", entry)
+				fmt.Fprintf(b, "\t\t\tfor _, k := range slices.Sorted(maps.Keys(v)) {\n\t\t\t\tif err := %s(k, v[k]); err != nil {\n\t\t\t\t\treturn err\n\t\t\t\t}\n\t\t\t}\n\t\t}\n\t}\n", entry)
+				fmt.Fprintf(&entries, "func %s(k %s, x %s) error {\n", entry, g.valueType(s.Key), g.valueType(s.Value))
 				if g.needsCheck[s.Key] {
-					fmt.Fprintf(b, "\t\tif err := %s; err != nil {\n\t\t\treturn awsproto.InvalidKey(err)\n\t\t}\n", g.checkCall(s.Key, "k", `""`))
+					fmt.Fprintf(&entries, "\tif err := %s; err != nil {\n\t\treturn awsproto.InvalidKey(err)\n\t}\n", g.checkCall(s.Key, "k", `""`))
 				}
 				if g.needsCheck[s.Value] {
-					fmt.Fprintf(b, "\t\tif err := %s; err != nil {\n\t\t\treturn awsproto.AtKey(err, string(k), %s)\n\t\t}\n", g.checkCall(s.Value, "x", `""`), sens)
+					fmt.Fprintf(&entries, "\tif err := %s; err != nil {\n\t\treturn awsproto.AtKey(err, string(k), %s)\n\t}\n", g.checkCall(s.Value, "x", `""`), sens)
 				}
 				if !g.needsCheck[s.Key] {
-					b.WriteString("\t\t_ = k\n")
+					entries.WriteString("\t_ = k\n")
 				}
 				if !g.needsCheck[s.Value] {
-					b.WriteString("\t\t_ = x\n")
+					entries.WriteString("\t_ = x\n")
 				}
-				b.WriteString("\t}\n")
+				entries.WriteString("\treturn nil\n}\n\n")
 			}
 			b.WriteString("\treturn nil\n}\n\n")
 		default:

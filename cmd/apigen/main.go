@@ -13,7 +13,11 @@
 //
 // Coverage:
 //
-//	apigen -coverage -model M.service.json -service DIR [-type Service] -out FILE
+//	apigen -coverage [-model M.service.json] -service DIR [-type Service] -out FILE
+//
+// e.g. from the repository root:
+//
+//	go run ./cmd/apigen -coverage -service internal/service -out internal/service/coverage_gen.go
 //
 // parses the Go files of the package in DIR, finds methods of the type named
 // by -type (value or pointer receiver) whose names are operations of the
@@ -39,7 +43,7 @@ func main() {
 
 func run(args []string) error {
 	fs := flag.NewFlagSet("apigen", flag.ContinueOnError)
-	modelPath := fs.String("model", "", "service model JSON (botocore service-2 format)")
+	modelPath := fs.String("model", "model/backup-2018-11-15.service.json", "service model JSON (botocore service-2 format)")
 	pagPath := fs.String("paginators", "", "paginators JSON (optional)")
 	patchPath := fs.String("patches", "", "JSON Patch file applied to the model (optional; a missing file is an error)")
 	out := fs.String("out", "", "output directory (generate) or file (coverage)")
@@ -51,7 +55,7 @@ func run(args []string) error {
 		return err
 	}
 	if *modelPath == "" || *out == "" {
-		return fmt.Errorf("-model and -out are required")
+		return fmt.Errorf("-model and -out must not be empty")
 	}
 	m, err := LoadModel(*modelPath, *pagPath, *patchPath)
 	if err != nil {

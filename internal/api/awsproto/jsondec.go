@@ -228,7 +228,7 @@ func (d *Decoder) fixUTF8(s []byte) []byte {
 }
 
 func (d *Decoder) readEscaped(start int) ([]byte, error) {
-	d.buf = append(d.buf[:0], d.data[start:start]...)
+	d.buf = d.buf[:0]
 	i := start
 	for i < len(d.data) {
 		c := d.data[i]

@@ -4,7 +4,9 @@ package backupapi
 
 import (
 	"github.com/coffer/coffer/internal/api/awsproto"
+	"maps"
 	"regexp"
+	"slices"
 )
 
 // Patterns of the model, compiled once.
@@ -1199,11 +1201,12 @@ func checkBackupOptionValue(name string, v string) error {
 
 func validateBackupOptions(v map[string]string) error {
 	for k, x := range v {
-		if err := checkBackupOptionKey("", k); err != nil {
-			return awsproto.InvalidKey(err)
-		}
-		if err := checkBackupOptionValue("", x); err != nil {
-			return awsproto.AtKey(err, string(k), false)
+		if validateBackupOptionsEntry(k, x) != nil {
+			for _, k := range slices.Sorted(maps.Keys(v)) {
+				if err := validateBackupOptionsEntry(k, v[k]); err != nil {
+					return err
+				}
+			}
 		}
 	}
 	return nil
@@ -2856,20 +2859,26 @@ func checkResourceType(name string, v string) error {
 
 func validateResourceTypeManagementPreference(v map[string]bool) error {
 	for k, x := range v {
-		if err := checkResourceType("", k); err != nil {
-			return awsproto.InvalidKey(err)
+		if validateResourceTypeManagementPreferenceEntry(k, x) != nil {
+			for _, k := range slices.Sorted(maps.Keys(v)) {
+				if err := validateResourceTypeManagementPreferenceEntry(k, v[k]); err != nil {
+					return err
+				}
+			}
 		}
-		_ = x
 	}
 	return nil
 }
 
 func validateResourceTypeOptInPreference(v map[string]bool) error {
 	for k, x := range v {
-		if err := checkResourceType("", k); err != nil {
-			return awsproto.InvalidKey(err)
+		if validateResourceTypeOptInPreferenceEntry(k, x) != nil {
+			for _, k := range slices.Sorted(maps.Keys(v)) {
+				if err := validateResourceTypeOptInPreferenceEntry(k, v[k]); err != nil {
+					return err
+				}
+			}
 		}
-		_ = x
 	}
 	return nil
 }
@@ -3473,5 +3482,31 @@ func checkVaultType(name string, v VaultType) error {
 	if !v.IsValid() {
 		return awsproto.InvalidEnum(name, string(v), false, "BACKUP_VAULT, LOGICALLY_AIR_GAPPED_BACKUP_VAULT, RESTORE_ACCESS_BACKUP_VAULT")
 	}
+	return nil
+}
+
+func validateBackupOptionsEntry(k string, x string) error {
+	if err := checkBackupOptionKey("", k); err != nil {
+		return awsproto.InvalidKey(err)
+	}
+	if err := checkBackupOptionValue("", x); err != nil {
+		return awsproto.AtKey(err, string(k), false)
+	}
+	return nil
+}
+
+func validateResourceTypeManagementPreferenceEntry(k string, x bool) error {
+	if err := checkResourceType("", k); err != nil {
+		return awsproto.InvalidKey(err)
+	}
+	_ = x
+	return nil
+}
+
+func validateResourceTypeOptInPreferenceEntry(k string, x bool) error {
+	if err := checkResourceType("", k); err != nil {
+		return awsproto.InvalidKey(err)
+	}
+	_ = x
 	return nil
 }

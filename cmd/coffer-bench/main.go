@@ -32,13 +32,21 @@ var commands = map[string]command{
 		// COFFER_BENCH_CPUPROFILE=FILE profiles the engine run.
 		if p := os.Getenv("COFFER_BENCH_CPUPROFILE"); p != "" {
 			if f, err := os.Create(p); err == nil {
+				defer f.Close()
 				if pprof.StartCPUProfile(f) == nil {
 					defer pprof.StopCPUProfile()
 				}
-				defer f.Close()
 			}
 		}
-		return repocli.Main(ctx, args, os.Stdin, stdout, stderr)
+		rc := repocli.Main(ctx, args, os.Stdin, stdout, stderr)
+		// COFFER_BENCH_MEMPROFILE=FILE writes the allocation profile.
+		if p := os.Getenv("COFFER_BENCH_MEMPROFILE"); p != "" {
+			if f, err := os.Create(p); err == nil {
+				_ = pprof.Lookup("allocs").WriteTo(f, 0)
+				f.Close()
+			}
+		}
+		return rc
 	}},
 }
 

@@ -110,6 +110,7 @@ type backup struct {
 
 	hardlinks map[devIno]string // walker only
 	smallBufs sync.Pool         // of *[]byte, for files read whole
+	bigSem    chan struct{}     // bounds concurrent chunkers
 
 	st struct {
 		files, dirs, symlinks, hardlinks       atomic.Int64
@@ -190,6 +191,7 @@ func BackupDir(ctx context.Context, r Repo, root string, opts Options) (*Result,
 		rootDone:  make(chan struct{}),
 		minChunk:  r.ChunkMinSize(),
 	}
+	b.bigSem = make(chan struct{}, runtime.GOMAXPROCS(0))
 	b.smallBufs.New = func() any { buf := make([]byte, 0, 64<<10); return &buf }
 
 	var workers sync.WaitGroup
@@ -795,6 +797,14 @@ func (b *backup) readRange(f rawFile, n *tree.Node, off, length int64) (int64, e
 		rd = io.NewSectionReader(f, off, 1<<62)
 	}
 
+	// Large content: at most one chunker per CPU at a time (each holds a
+	// buffer of up to the maximum chunk size).
+	select {
+	case b.bigSem <- struct{}{}:
+	case <-b.ctx.Done():
+		return 0, b.ctx.Err()
+	}
+	defer func() { <-b.bigSem }()
 	ch := b.r.NewChunker(rd)
 	defer closeChunker(ch)
 	var total int64

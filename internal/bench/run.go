@@ -11,6 +11,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -32,6 +34,8 @@ func DropCaches() error {
 	return os.WriteFile("/proc/sys/vm/drop_caches", []byte("3\n"), 0)
 }
 
+const timeBin = "/usr/bin/time"
+
 // Command is a child process to measure.
 type Command struct {
 	Path string
@@ -46,7 +50,20 @@ func Run(ctx context.Context, tool, step string, c Command, drop bool) Measureme
 	if drop {
 		m.CachesDropped = DropCaches() == nil
 	}
-	cmd := exec.CommandContext(ctx, c.Path, c.Args...)
+	// Peak RSS comes from /usr/bin/time when available: the rusage of a
+	// direct child also counts the pages of this (large) process at fork.
+	path, args := c.Path, c.Args
+	var rssFile string
+	if _, err := os.Stat(timeBin); err == nil {
+		f, err := os.CreateTemp("", "coffer-bench-rss-*")
+		if err == nil {
+			rssFile = f.Name()
+			f.Close()
+			defer os.Remove(rssFile)
+			path, args = timeBin, append([]string{"-f", "%M", "-o", rssFile, c.Path}, c.Args...)
+		}
+	}
+	cmd := exec.CommandContext(ctx, path, args...)
 	cmd.Env = append(os.Environ(), c.Env...)
 	cmd.Dir = c.Dir
 	var out bytes.Buffer
@@ -55,7 +72,16 @@ func Run(ctx context.Context, tool, step string, c Command, drop bool) Measureme
 	start := time.Now()
 	err := cmd.Run()
 	m.Wall = time.Since(start)
-	if cmd.ProcessState != nil {
+	if rssFile != "" {
+		if b, err := os.ReadFile(rssFile); err == nil {
+			fields := strings.Fields(string(b))
+			if len(fields) > 0 {
+				if kb, err := strconv.ParseInt(fields[len(fields)-1], 10, 64); err == nil {
+					m.MaxRSS = kb * 1024
+				}
+			}
+		}
+	} else if cmd.ProcessState != nil {
 		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 			m.MaxRSS = ru.Maxrss * 1024
 		}

@@ -57,7 +57,10 @@ func (d *Decoder) peek() byte {
 }
 
 // AtEnd reports whether only white space remains.
-func (d *Decoder) AtEnd() bool { return d.peek() == 0 }
+func (d *Decoder) AtEnd() bool {
+	d.skipWS()
+	return d.pos >= len(d.data)
+}
 
 // Empty reports whether the document is empty or only white space.
 func (d *Decoder) Empty() bool {

@@ -32,10 +32,12 @@ func (r *Repository) HasBlob(t BlobType, id ID) bool {
 	return ok
 }
 
-// Lookup returns where an indexed blob is stored (blobs saved since the last
-// Flush are not yet indexed).
+// Lookup returns where an indexed blob is stored, for reading (blobs saved
+// since the last Flush are not yet indexed). Unlike HasBlob it also finds
+// blobs in packs condemned by a pending garbage collection: they are
+// readable until deleted, and a snapshot that references them keeps them.
 func (r *Repository) Lookup(t BlobType, id ID) (BlobLocation, bool) {
-	e, ok := r.idx.Lookup(index.Key{ID: id, Type: uint8(t)})
+	e, ok := r.idx.LookupAny(index.Key{ID: id, Type: uint8(t)})
 	if !ok {
 		return BlobLocation{}, false
 	}

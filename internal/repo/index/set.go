@@ -152,6 +152,23 @@ func (s *Set) Lookup(k Key) (Entry, bool) {
 	return Entry{}, false
 }
 
+// LookupAny is Lookup for reading: it prefers a location in a pack that is
+// not excluded but falls back to an excluded one (condemned packs stay
+// readable until garbage collection deletes them).
+func (s *Set) LookupAny(k Key) (Entry, bool) {
+	if e, ok := s.Lookup(k); ok {
+		return e, true
+	}
+	var out Entry
+	found := false
+	s.LookupAll(k, func(e Entry, _ bool) {
+		if !found {
+			out, found = e, true
+		}
+	})
+	return out, found
+}
+
 // LookupAll calls fn for every known location of a blob, excluded packs
 // included, with excluded reporting whether the pack is excluded.
 func (s *Set) LookupAll(k Key, fn func(e Entry, excluded bool)) {

@@ -2,6 +2,7 @@ package backupapi
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -141,5 +142,31 @@ func TestOperations(t *testing.T) {
 	}
 	if !IsNotImplemented(notImplemented("X")) || IsNotImplemented(NewConflict("c")) {
 		t.Error("IsNotImplemented misclassifies")
+	}
+}
+
+// TestConcurrentRequests checks that pooled per-request buffers never leak
+// between concurrent requests.
+func TestConcurrentRequests(t *testing.T) {
+	h := NewHandler(newRecorder(), HandlerOptions{})
+	errs := make(chan error, 8)
+	for g := 0; g < 8; g++ {
+		go func() {
+			for i := 0; i < 200; i++ {
+				name := "vault-" + string(rune('a'+g)) + "-" + strings.Repeat("x", i%40)
+				rec := serve(h, "PUT", "/backup-vaults/"+name, `{"BackupVaultTags":{"k":"`+strings.Repeat("v", i)+`"}}`)
+				var out struct{ BackupVaultName string }
+				if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil || out.BackupVaultName != name {
+					errs <- fmt.Errorf("got %d %s, want name %s (err %v)", rec.Code, rec.Body, name, err)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for g := 0; g < 8; g++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
 	}
 }

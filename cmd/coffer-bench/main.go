@@ -15,7 +15,9 @@ import (
 	"os/signal"
 	"runtime/pprof"
 	"sort"
+	"strings"
 	"syscall"
+	"time"
 
 	"github.com/coffer/coffer/internal/repocli"
 )
@@ -27,6 +29,7 @@ type command struct {
 
 var commands = map[string]command{
 	"engine":   {summary: "storage engine benchmark against restic and borg", run: runEngine},
+	"gen":      {summary: "write the engine data set to a directory", run: runGen},
 	"tree100k": {summary: "no-change backup and one-file restore of a 100,000-file tree", run: runTree100k},
 	"repo": {summary: "the coffer repo CLI (used as the measured child process)", run: func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		// COFFER_BENCH_CPUPROFILE=FILE profiles the engine run.
@@ -35,6 +38,19 @@ var commands = map[string]command{
 				defer f.Close()
 				if pprof.StartCPUProfile(f) == nil {
 					defer pprof.StopCPUProfile()
+				}
+			}
+		}
+		// COFFER_BENCH_HEAPPROFILE=FILE@DURATION writes the live heap then.
+		if v := os.Getenv("COFFER_BENCH_HEAPPROFILE"); v != "" {
+			if p, d, ok := strings.Cut(v, "@"); ok {
+				if dur, err := time.ParseDuration(d); err == nil {
+					time.AfterFunc(dur, func() {
+						if f, err := os.Create(p); err == nil {
+							_ = pprof.Lookup("heap").WriteTo(f, 0)
+							f.Close()
+						}
+					})
 				}
 			}
 		}

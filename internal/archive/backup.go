@@ -672,6 +672,10 @@ func (b *backup) readFile(job fileJob, n *tree.Node) error {
 		n.Type = 0
 		return nil
 	}
+	if st.Size > int64(b.minChunk) {
+		// Large file: ask for aggressive readahead.
+		_ = unix.Fadvise(int(f), 0, 0, unix.FADV_SEQUENTIAL)
+	}
 	if st.Ino != n.Inode || st.Size != n.Size || tsNano(st.Mtim) != n.Mtime {
 		// Replaced or modified between the scan and the open: describe the
 		// file we are about to read.

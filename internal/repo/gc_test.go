@@ -151,11 +151,18 @@ func TestGCWaitsForWriterAndRescues(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// After its commit the writer has a new session that excludes condemned
-	// packs: x[2] must be stored again.
-	if w.HasBlob(DataBlob, w.Hash(x[2])) {
-		t.Fatal("writer still dedups against a condemned pack after rotating its session")
+	// The writer's session is still open: GC keeps waiting.
+	if rep = mustGC(t, r, gcOpts()); !rep.Pending {
+		t.Fatalf("GC with the writer still open: got %+v, want pending", rep)
 	}
+	// A writer opened after the plan excludes condemned packs: x[2] must be
+	// stored again.
+	w2 := openRepo(t, st, opts)
+	if w2.HasBlob(DataBlob, w2.Hash(x[2])) {
+		t.Fatal("a new writer dedups against a condemned pack")
+	}
+	w2.Close()
+	w.Close()
 	rep = mustGC(t, r, gcOpts())
 	if rep.Pending || rep.PacksRescued != 1 || rep.PacksDeleted < 3 {
 		t.Fatalf("GC after the writer's commit: got %+v, want x[1]'s pack rescued and the rest deleted", rep)
@@ -171,7 +178,6 @@ func TestGCWaitsForWriterAndRescues(t *testing.T) {
 	if err := r3.DeleteSnapshot(ctx, s2); err != nil {
 		t.Fatal(err)
 	}
-	w.Close()
 	r3.Close()
 	mustGC(t, r, gcOpts())
 	if n := countObjects(t, st, "packs/"); n != 0 {
@@ -424,5 +430,44 @@ func TestStorageFaults(t *testing.T) {
 				t.Fatalf("unindexed packs remain after GC: %v", c.Notices)
 			}
 		}
+	}
+}
+
+// TestIdleRotation: an open but idle Repository rotates its session, so it
+// does not hold garbage collection back.
+func TestIdleRotation(t *testing.T) {
+	ctx := context.Background()
+	st := newMem()
+	clk := clock.NewFake(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
+	opts := Options{PackSize: 64 << 10, Clock: clk, HeartbeatInterval: time.Minute}
+	g := initRepo(t, st, opts)
+	defer g.Close()
+	s1, _ := writeSnapshot(t, g, [][]byte{randData(1, 1000)}, nil)
+	g.DeleteSnapshot(ctx, s1)
+	w := openRepo(t, st, opts)
+	defer w.Close()
+	if rep := mustGC(t, g, GCOptions{TreeRefs: treeRefs, SessionTimeout: 24 * time.Hour}); !rep.Pending {
+		t.Fatalf("GC with an open writer: got %+v, want pending", rep)
+	}
+	old := w.sess.ID()
+	deadline := time.Now().Add(10 * time.Second)
+	for w.sess.ID() == old {
+		if time.Now().After(deadline) {
+			t.Fatal("idle repository never rotated its session")
+		}
+		clk.Advance(time.Minute)
+		time.Sleep(5 * time.Millisecond)
+	}
+	var rep *GCReport
+	for {
+		rep = mustGC(t, g, GCOptions{TreeRefs: treeRefs, SessionTimeout: 24 * time.Hour})
+		if !rep.Pending || time.Now().After(deadline) {
+			break
+		}
+		clk.Advance(time.Minute) // the old marker's deletion may lag the new ID
+		time.Sleep(5 * time.Millisecond)
+	}
+	if rep.Pending || rep.PacksDeleted == 0 {
+		t.Fatalf("GC after the writer went idle: got %+v, want completed", rep)
 	}
 }

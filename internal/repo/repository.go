@@ -25,10 +25,13 @@ import (
 
 // Defaults of Options.
 const (
-	// DefaultPackSize: 32 MiB packs keep object counts low on S3 (32,768
-	// objects per TiB), make one pack one efficient sequential read, and
-	// bound the memory of the pipeline to about 3 × 33 MiB.
-	DefaultPackSize = 32 << 20
+	// DefaultPackSize: 16 MiB packs keep object counts low on S3 (65,536
+	// per TiB, one PUT per 16 MiB), make one pack one efficient sequential
+	// read, and bound the pipeline's memory to about (Uploads+1) × 17 MiB
+	// ≈ 51 MiB — peak RSS matters as much as throughput. Larger packs (32
+	// MiB) would halve object counts but double that memory and make
+	// garbage collection coarser (a pack is deleted or repacked whole).
+	DefaultPackSize = 16 << 20
 	// DefaultHeartbeat is how often an open repository refreshes its
 	// session marker.
 	DefaultHeartbeat = 5 * time.Minute

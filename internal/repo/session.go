@@ -116,10 +116,13 @@ func (s *session) heartbeat(ctx context.Context) error {
 }
 
 // rotate replaces the session by a new one and refreshes the view of
-// condemned packs and of the index. It is called after a commit and when
-// the repository has been idle, so a long-lived Repository does not hold
-// garbage collection back forever. The new marker is written before the old
-// one is deleted, so the process is never without a session.
+// condemned packs and of the index. It is called when the repository has
+// been idle (no dedup decision, nothing pending) for a whole heartbeat
+// interval, so a long-lived Repository does not hold garbage collection back
+// forever. It is not done at commits: another backup running on the same
+// Repository may still rely on dedup decisions made under the old session.
+// The new marker is written before the old one is deleted, so the process is
+// never without a session.
 func (s *session) rotate(ctx context.Context) error {
 	if s.disabled {
 		return nil

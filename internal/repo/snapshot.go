@@ -43,12 +43,8 @@ func (r *Repository) SaveSnapshot(ctx context.Context, sn *Snapshot) (ID, error)
 	if err := r.st.Put(ctx, snapshotName(id), r.sealMeta("snapshot", plain)); err != nil {
 		return ID{}, fmt.Errorf("repo: save snapshot: %w", err)
 	}
+	r.sess.touch()
 	r.log.Info("snapshot saved", "snapshot", id.Short(), "kind", sn.Kind, "root", sn.Root.Short())
-	// A commit ends the session's dedup decisions: start a fresh session so
-	// garbage collection waiting for the old one can proceed.
-	if err := r.sess.rotate(ctx); err != nil {
-		r.log.Warn("session rotation after commit failed", "err", err)
-	}
 	return id, nil
 }
 

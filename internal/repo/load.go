@@ -69,50 +69,74 @@ func (r *Repository) locate(ctx context.Context, t BlobType, id ID) (BlobLocatio
 // naming the pack and the blob; a missing pack wraps blob.ErrNotFound in a
 // *CorruptError.
 func (r *Repository) LoadBlob(ctx context.Context, t BlobType, id ID, buf []byte) ([]byte, error) {
-	rb, err := r.loadRaw(ctx, t, id, buf)
+	rl, err := r.loadRaw(ctx, t, id, true)
 	if err != nil {
 		return nil, err
 	}
-	return r.decode(rb.loc, rb.payload, buf)
+	out, err := r.decode(rl.loc, rl.payload, buf)
+	putBuf(rl.backing)
+	return out, err
 }
 
 type rawLoad struct {
 	loc     BlobLocation
 	payload []byte // flag + body
+	backing []byte // pooled buffer holding payload (nil if not pooled)
 }
 
 // loadRaw reads and authenticates one blob; if its pack is gone (a
 // concurrent garbage collection repacked it), it reloads the index once and
-// retries at the new location.
-func (r *Repository) loadRaw(ctx context.Context, t BlobType, id ID, buf []byte) (rawLoad, error) {
+// retries at the new location. With pooled, the payload is in a pooled
+// buffer the caller returns with putBuf.
+func (r *Repository) loadRaw(ctx context.Context, t BlobType, id ID, pooled bool) (rawLoad, error) {
 	loc, err := r.locate(ctx, t, id)
 	if err != nil {
 		return rawLoad{}, err
 	}
-	payload, err := r.readSealed(ctx, loc)
+	payload, backing, err := r.readSealed(ctx, loc, pooled)
 	if err != nil && errors.Is(err, blob.ErrNotFound) {
 		if serr := r.syncIndex(ctx); serr == nil {
 			if loc2, ok := r.Lookup(t, id); ok && loc2.Pack != loc.Pack {
 				loc = loc2
-				payload, err = r.readSealed(ctx, loc)
+				payload, backing, err = r.readSealed(ctx, loc, pooled)
 			}
 		}
 	}
 	if err != nil {
 		return rawLoad{}, err
 	}
-	return rawLoad{loc: loc, payload: payload}, nil
+	return rawLoad{loc: loc, payload: payload, backing: backing}, nil
 }
 
-// readSealed fetches and opens one sealed blob; the payload is freshly
-// allocated.
-func (r *Repository) readSealed(ctx context.Context, loc BlobLocation) ([]byte, error) {
-	sealed := getBuf(int(loc.Length))[:loc.Length]
-	defer putBuf(sealed)
-	if err := r.readRange(ctx, loc.Pack, loc.Offset, sealed); err != nil {
-		return nil, readError(loc.Pack, &Ref{loc.Type, loc.ID}, err)
+// readSealed fetches and opens one sealed blob. The payload is decrypted in
+// place into the read buffer, which is returned as backing when pooled (the
+// caller returns it with putBuf).
+func (r *Repository) readSealed(ctx context.Context, loc BlobLocation, pooled bool) (payload, backing []byte, err error) {
+	var sealed []byte
+	if pooled {
+		sealed = getBuf(int(loc.Length))[:loc.Length]
+	} else {
+		sealed = make([]byte, loc.Length)
 	}
-	return r.openBlob(loc, sealed, nil)
+	if err := r.readRange(ctx, loc.Pack, loc.Offset, sealed); err != nil {
+		if pooled {
+			putBuf(sealed)
+		}
+		return nil, nil, readError(loc.Pack, &Ref{loc.Type, loc.ID}, err)
+	}
+	// Open in place: the plaintext starts NonceSize bytes in and is
+	// written over the ciphertext (allowed: exact overlap).
+	p, err := r.openBlob(loc, sealed, sealed[crypto.NonceSize:crypto.NonceSize])
+	if err != nil {
+		if pooled {
+			putBuf(sealed)
+		}
+		return nil, nil, err
+	}
+	if !pooled {
+		return p, nil, nil
+	}
+	return p, sealed, nil
 }
 
 // errTruncated marks a pack shorter than the index says.
@@ -218,7 +242,7 @@ func (r *Repository) ReadPackBlobs(ctx context.Context, packID ID, blobs []BlobL
 	for _, b := range bs {
 		if b.Offset < pos {
 			// Overlapping duplicates of one range: read it again separately.
-			p, err := r.readSealed(ctx, b)
+			p, _, err := r.readSealed(ctx, b, false)
 			if err == nil {
 				plain, err = r.decode(b, p, plain)
 			}
@@ -291,7 +315,7 @@ type RawBlob struct {
 // LoadBlobRaw returns a blob's authenticated payload without decompressing
 // it, for copying to another repository without recompressing.
 func (r *Repository) LoadBlobRaw(ctx context.Context, t BlobType, id ID) (RawBlob, error) {
-	rl, err := r.loadRaw(ctx, t, id, nil)
+	rl, err := r.loadRaw(ctx, t, id, false)
 	if err != nil {
 		return RawBlob{}, err
 	}

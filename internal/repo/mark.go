@@ -136,9 +136,11 @@ func (m *marker) walk(ctx context.Context, snap ID, root ID) error {
 // loadEntry reads and decodes one blob at an explicit location.
 func (r *Repository) loadEntry(ctx context.Context, e index.Entry, buf []byte) ([]byte, error) {
 	loc := locationOf(e)
-	payload, err := r.readSealed(ctx, loc)
+	payload, backing, err := r.readSealed(ctx, loc, true)
 	if err != nil {
 		return nil, err
 	}
-	return r.decode(loc, payload, buf)
+	out, err := r.decode(loc, payload, buf)
+	putBuf(backing)
+	return out, err
 }

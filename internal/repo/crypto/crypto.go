@@ -102,7 +102,8 @@ func (a *AEAD) sealWithNonce(dst, nonce, plaintext, ad []byte) []byte {
 
 // Open authenticates and decrypts a sealed message and appends the plaintext
 // to dst. It returns ErrAuth (wrapped) for any damaged or foreign message.
-// dst must not overlap sealed.
+// dst must not overlap sealed, except exactly: dst = sealed[NonceSize:NonceSize]
+// decrypts in place.
 func (a *AEAD) Open(dst, sealed, ad []byte) ([]byte, error) {
 	if len(sealed) < Overhead {
 		return nil, fmt.Errorf("%w: message too short (%d bytes)", ErrAuth, len(sealed))

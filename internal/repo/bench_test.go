@@ -151,3 +151,27 @@ func BenchmarkSaveBlobSmall(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkCompressSeal is one worker's job for a 1 MiB chunk: the
+// incompressibility test, zstd when it pays, and sealing into a pack slot.
+func BenchmarkCompressSeal(b *testing.B) {
+	r := initRepo(b, newMem(), Options{})
+	defer r.Close()
+	for _, tc := range []struct {
+		name string
+		data []byte
+	}{{"random", randData(1, 1<<20)}, {"text", textData(1, 1<<20)}} {
+		b.Run(tc.name, func(b *testing.B) {
+			var wb workerBufs
+			job := make([]byte, len(tc.data)+1)
+			out := make([]byte, 0, len(tc.data)+1024)
+			b.SetBytes(int64(len(tc.data)))
+			for b.Loop() {
+				copy(job[1:], tc.data)
+				p := r.compress(job, &wb)
+				out = r.aead.Seal(out[:0], p, []byte("ad"))
+			}
+			b.ReportMetric(float64(len(out))/float64(len(tc.data)), "ratio")
+		})
+	}
+}

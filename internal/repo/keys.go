@@ -264,3 +264,33 @@ func unwrapKeys(ctx context.Context, st blob.Store, kek KEK) ([]unwrapped, error
 	}
 	return out, nil
 }
+
+// AddKey wraps the repository's data key under another KEK as well, so that
+// either key opens it (for example to re-key a vault: add the new key, then
+// delete the old key object). Adding a KEK that already opens the
+// repository does nothing.
+func (r *Repository) AddKey(ctx context.Context, kek KEK) error {
+	if err := r.writable(); err != nil {
+		return err
+	}
+	if !kek.ok {
+		return errors.New("repo: add key: no key given")
+	}
+	if got, err := unwrapKeys(ctx, r.st, kek); err == nil {
+		for _, u := range got {
+			if u.repoID == r.id && subtle.ConstantTimeCompare(u.dataKey, r.dataKey) == 1 {
+				return nil
+			}
+		}
+	} else if !errors.Is(err, ErrWrongKey) {
+		return err
+	}
+	ko, err := wrapDataKey(kek, r.id, r.dataKey, r.clk.Now())
+	if err != nil {
+		return err
+	}
+	if err := r.st.PutIfAbsent(ctx, keysPrefix+randomHex(16), ko); err != nil {
+		return fmt.Errorf("repo: add key: %w", err)
+	}
+	return nil
+}

@@ -37,6 +37,23 @@ func TestInitOpenKeys(t *testing.T) {
 	if r2.RepoID() != id || len(id) != 32 {
 		t.Fatalf("got repo ID %q, want the stable %q", r2.RepoID(), id)
 	}
+	// A second key opens it too, after AddKey (idempotent).
+	for range 2 {
+		if err := r2.AddKey(ctx, testKEK(t, "other")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := countObjects(t, st, "keys/"); n != 2 {
+		t.Fatalf("got %d key objects, want 2", n)
+	}
+	r3, err := Open(ctx, st, testKEK(t, "other"), Options{ReadOnly: true})
+	if err != nil {
+		t.Fatalf("open with the added key: %v", err)
+	}
+	if r3.RepoID() != id {
+		t.Fatal("added key opens another repository")
+	}
+	r3.Close()
 	// All metadata is sealed: the config holds no readable JSON.
 	cfg, _ := blob.ReadAll(ctx, st, "config")
 	if bytes.Contains(cfg, []byte("repo_id")) {

@@ -147,6 +147,7 @@ type Repository struct {
 
 	id      string
 	cfg     config
+	dataKey []byte
 	keys    crypto.Subkeys
 	aead    *crypto.AEAD
 	hasher  *crypto.Hasher
@@ -249,7 +250,7 @@ func Open(ctx context.Context, st blob.Store, kek KEK, opts Options) (*Repositor
 		if err := json.Unmarshal(plain, &r.cfg); err != nil || r.cfg.Version != formatVersion || r.cfg.RepoID != c.repoID {
 			return nil, fmt.Errorf("%w: config of %s does not parse or has version %d", ErrCorrupt, st.Location(), r.cfg.Version)
 		}
-		r.keys, r.aead, r.id, found = keys, aead, c.repoID, true
+		r.keys, r.aead, r.id, r.dataKey, found = keys, aead, c.repoID, c.dataKey, true
 		break
 	}
 	if !found {

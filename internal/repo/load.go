@@ -23,9 +23,9 @@ func (r *Repository) HasBlob(t BlobType, id ID) bool {
 	k := index.Key{ID: id, Type: uint8(t)}
 	r.sess.touch()
 	r.saver.mu.Lock()
-	_, ok := r.saver.inflight[k]
+	f, ok := r.saver.inflight[k]
 	r.saver.mu.Unlock()
-	if ok {
+	if ok && f.queued() {
 		return true
 	}
 	_, ok = r.idx.Lookup(k)

@@ -9,8 +9,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/coffer/coffer/internal/blob"
+	"github.com/coffer/coffer/internal/blob/fault"
 )
 
 func TestInitOpenKeys(t *testing.T) {
@@ -320,4 +322,47 @@ func TestCacheReuse(t *testing.T) {
 		}
 	}
 	_ = ctx
+}
+
+// TestCancelledSaveNeverReportedKnown: a SaveBlob abandoned (cancelled while
+// waiting for the pipeline) must not make a concurrent SaveBlob of the same
+// blob report it as stored.
+func TestCancelledSaveNeverReportedKnown(t *testing.T) {
+	f := fault.New(newMem(), fault.Options{})
+	f.AddRule(fault.Rule{Ops: fault.OpPut, Prefix: "packs/", Kind: fault.Pass, Latency: 30 * time.Millisecond})
+	r := initRepo(t, f, Options{PackSize: 64 << 10, Workers: 1, Uploads: 1})
+	defer r.Close()
+	var blobs [][]byte
+	for i := 0; i < 40; i++ {
+		blobs = append(blobs, randData(uint64(i), 20<<10))
+	}
+	ctxA, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for _, b := range blobs {
+			r.SaveBlob(ctxA, DataBlob, r.Hash(b), b)
+		}
+	})
+	wg.Go(func() {
+		time.Sleep(40 * time.Millisecond)
+		cancel()
+	})
+	wg.Go(func() {
+		for _, b := range blobs {
+			if _, err := r.SaveBlob(context.Background(), DataBlob, r.Hash(b), b); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+	wg.Wait()
+	ctx := context.Background()
+	if err := r.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i, b := range blobs {
+		got, err := r.LoadBlob(ctx, DataBlob, r.Hash(b), nil)
+		if err != nil || !bytes.Equal(got, b) {
+			t.Fatalf("blob %d: %v", i, err)
+		}
+	}
 }

@@ -60,7 +60,7 @@ type saver struct {
 	flushMu sync.RWMutex // SaveBlob holds R while enqueuing; Flush holds W
 
 	mu       sync.Mutex
-	inflight map[index.Key]struct{} // accepted, not yet in a written index object
+	inflight map[index.Key]*flight // accepted, not yet in a written index object
 	pending  []uploaded             // uploaded packs awaiting an index object
 	pendingN int                    // entries in pending
 	failed   error                  // poison: a pack upload failed
@@ -84,7 +84,7 @@ type saver struct {
 func newSaver(r *Repository) *saver {
 	s := &saver{
 		r:        r,
-		inflight: map[index.Key]struct{}{},
+		inflight: map[index.Key]*flight{},
 		jobs:     make(chan *job, 2*r.opts.Workers),
 		free:     make(chan *packBuf, r.opts.Uploads+1),
 		uploads:  make(chan *packBuf),
@@ -138,8 +138,28 @@ func (r *Repository) SaveBlob(ctx context.Context, t BlobType, id ID, data []byt
 	}, true)
 }
 
+// flight is a blob accepted by SaveBlob and not yet in a written index
+// object. ready is closed once the job is queued (ok) or abandoned (!ok):
+// only then may other callers rely on it.
+type flight struct {
+	ready chan struct{}
+	ok    bool
+}
+
+func (f *flight) queued() bool {
+	select {
+	case <-f.ready:
+		return f.ok
+	default:
+		return false
+	}
+}
+
 // enqueue dedups key against pending and indexed blobs (when dedup) and
-// hands the job made by mk to the workers.
+// hands the job made by mk to the workers. A caller that finds the same blob
+// being queued by another waits for that to succeed (known) or fail (then
+// it queues the blob itself), so "known" is never reported for a blob whose
+// saving was abandoned.
 func (s *saver) enqueue(ctx context.Context, key index.Key, mk func() *job, dedup bool) (bool, error) {
 	r := s.r
 	if err := r.writable(); err != nil {
@@ -148,43 +168,57 @@ func (s *saver) enqueue(ctx context.Context, key index.Key, mk func() *job, dedu
 	r.sess.touch()
 	s.flushMu.RLock()
 	defer s.flushMu.RUnlock()
-	s.mu.Lock()
-	if s.closed {
+	for {
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			return false, ErrClosed
+		}
+		if f, ok := s.inflight[key]; ok {
+			s.mu.Unlock()
+			select {
+			case <-f.ready:
+			case <-ctx.Done():
+				return false, ctx.Err()
+			}
+			if f.ok {
+				return true, nil
+			}
+			continue // the other caller gave up: take over
+		}
+		if dedup {
+			if _, ok := r.idx.Lookup(key); ok {
+				s.mu.Unlock()
+				return true, nil
+			}
+		}
+		f := &flight{ready: make(chan struct{})}
+		s.inflight[key] = f
+		s.jobsWG.Add(1)
 		s.mu.Unlock()
+		j := mk()
+		j.key = key
+		select {
+		case s.jobs <- j:
+			f.ok = true
+			close(f.ready)
+			return false, nil
+		case <-ctx.Done():
+		case <-r.bg.Done():
+		}
+		s.mu.Lock()
+		delete(s.inflight, key)
+		s.mu.Unlock()
+		close(f.ready)
+		s.jobsWG.Done()
+		if j.pool {
+			putBuf(j.data)
+		}
+		if ctx.Err() != nil {
+			return false, ctx.Err()
+		}
 		return false, ErrClosed
 	}
-	if _, ok := s.inflight[key]; ok {
-		s.mu.Unlock()
-		return true, nil
-	}
-	if dedup {
-		if _, ok := r.idx.Lookup(key); ok {
-			s.mu.Unlock()
-			return true, nil
-		}
-	}
-	s.inflight[key] = struct{}{}
-	s.jobsWG.Add(1)
-	s.mu.Unlock()
-	j := mk()
-	j.key = key
-	select {
-	case s.jobs <- j:
-		return false, nil
-	case <-ctx.Done():
-	case <-r.bg.Done():
-	}
-	s.mu.Lock()
-	delete(s.inflight, key)
-	s.mu.Unlock()
-	s.jobsWG.Done()
-	if j.pool {
-		putBuf(j.data)
-	}
-	if ctx.Err() != nil {
-		return false, ctx.Err()
-	}
-	return false, ErrClosed
 }
 
 // workerBufs are one worker's reusable buffers.

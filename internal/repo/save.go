@@ -61,9 +61,9 @@ type saver struct {
 
 	mu       sync.Mutex
 	inflight map[index.Key]*flight // accepted, not yet in a written index object
-	pending  []uploaded             // uploaded packs awaiting an index object
-	pendingN int                    // entries in pending
-	failed   error                  // poison: a pack upload failed
+	pending  []uploaded            // uploaded packs awaiting an index object
+	pendingN int                   // entries in pending
+	failed   error                 // poison: a pack upload failed
 
 	jobs   chan *job
 	jobsWG sync.WaitGroup // jobs accepted and not finished

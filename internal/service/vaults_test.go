@@ -45,7 +45,7 @@ func TestVaultRoundTrip(t *testing.T) {
 		t.Fatalf("DescribeBackupVault: %v", err)
 	}
 	checks := []struct {
-		field    string
+		field     string
 		got, want any
 	}{
 		{"BackupVaultName", aws.ToString(d.BackupVaultName), "vault-1"},

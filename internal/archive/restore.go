@@ -55,6 +55,8 @@ type rfile struct {
 	rel       string
 	node      *tree.Node
 	remaining atomic.Int64
+	once      sync.Once
+	createErr error
 }
 
 type blobTarget struct {
@@ -490,32 +492,13 @@ func (rs *restorer) restoreNode(dirfd int, rel string, n *tree.Node) error {
 	}
 }
 
+// createFile plans a file's content. A file with data is created by the
+// first worker that writes to it (so that creating thousands of small
+// files runs in parallel with fetching); an empty or all-hole file is
+// created here.
 func (rs *restorer) createFile(dirfd int, rel string, n *tree.Node) error {
-	flags := unix.O_WRONLY | unix.O_CREAT | unix.O_EXCL | unix.O_NOFOLLOW | unix.O_CLOEXEC
-	fd, err := unix.Openat(dirfd, n.Name, flags, 0o600)
-	if err == unix.EEXIST && rs.opts.Overwrite {
-		var st unix.Stat_t
-		if e := unix.Fstatat(dirfd, n.Name, &st, unix.AT_SYMLINK_NOFOLLOW); e == nil && st.Mode&unix.S_IFMT != unix.S_IFDIR {
-			if e := unix.Unlinkat(dirfd, n.Name, 0); e == nil {
-				fd, err = unix.Openat(dirfd, n.Name, flags, 0o600)
-			}
-		}
-	}
-	if err != nil {
-		if err == unix.EEXIST {
-			err = ErrExists
-		}
-		return &PathError{Op: "restore", Path: rel, Err: err}
-	}
-	rs.stats.Files++
-	rs.size.Add(n.Size)
-	if err := unix.Ftruncate(fd, n.Size); err != nil {
-		unix.Close(fd)
-		return &PathError{Op: "restore", Path: rel, Err: err}
-	}
 	f := &rfile{rel: rel, node: n}
-	var pending int64
-	var off int64
+	var pending, off int64
 	for _, e := range n.Content {
 		if !e.Hole {
 			pending++
@@ -525,17 +508,77 @@ func (rs *restorer) createFile(dirfd int, rel string, n *tree.Node) error {
 	}
 	f.remaining.Store(pending)
 	rs.files = append(rs.files, f)
-	if pending == 0 {
-		err := applyMeta(fd, n, rs.owners)
-		unix.Close(fd)
-		rs.done.Add(1)
-		if err != nil {
-			rs.fail(&PathError{Op: "restore", Path: rel, Err: err})
-		}
+	rs.stats.Files++
+	rs.size.Add(n.Size)
+	if pending > 0 {
 		return nil
 	}
-	rs.fds.put(rel, fd)
+	fd, err := rs.create(dirfd, rel, n)
+	if err != nil {
+		return err
+	}
+	err = applyMeta(fd, n, rs.owners)
+	unix.Close(fd)
+	rs.done.Add(1)
+	if err != nil {
+		rs.fail(&PathError{Op: "restore", Path: rel, Err: err})
+	}
 	return nil
+}
+
+// create makes a new file of the node's size in the directory dirfd (never
+// following a symlink, replacing an existing file only with Overwrite).
+func (rs *restorer) create(dirfd int, rel string, n *tree.Node) (int, error) {
+	name := path.Base(rel)
+	flags := unix.O_WRONLY | unix.O_CREAT | unix.O_EXCL | unix.O_NOFOLLOW | unix.O_CLOEXEC
+	fd, err := unix.Openat(dirfd, name, flags, 0o600)
+	if err == unix.EEXIST && rs.opts.Overwrite {
+		var st unix.Stat_t
+		if e := unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); e == nil && st.Mode&unix.S_IFMT != unix.S_IFDIR {
+			if e := unix.Unlinkat(dirfd, name, 0); e == nil {
+				fd, err = unix.Openat(dirfd, name, flags, 0o600)
+			}
+		}
+	}
+	if err != nil {
+		if err == unix.EEXIST {
+			err = ErrExists
+		}
+		return -1, &PathError{Op: "restore", Path: rel, Err: err}
+	}
+	if err := unix.Ftruncate(fd, n.Size); err != nil {
+		unix.Close(fd)
+		return -1, &PathError{Op: "restore", Path: rel, Err: err}
+	}
+	return fd, nil
+}
+
+// errReported marks a file whose creation already failed (and was
+// reported once).
+var errReported = errors.New("already reported")
+
+// ensureCreated creates a planned file on first use.
+func (rs *restorer) ensureCreated(f *rfile) error {
+	first := false
+	f.once.Do(func() {
+		first = true
+		dirfd, err := openBeneath(rs.rootfd, path.Dir(f.rel), unix.O_PATH|unix.O_DIRECTORY, 0)
+		if err != nil {
+			f.createErr = &PathError{Op: "restore", Path: f.rel, Err: err}
+			return
+		}
+		defer unix.Close(dirfd)
+		fd, err := rs.create(dirfd, f.rel, f.node)
+		if err != nil {
+			f.createErr = err
+			return
+		}
+		rs.fds.put(f.rel, fd)
+	})
+	if f.createErr != nil && !first {
+		return errReported
+	}
+	return f.createErr
 }
 
 func (rs *restorer) link(l linkJob) error {
@@ -658,7 +701,9 @@ func (rs *restorer) fetchPack(p *packPlan) {
 func (rs *restorer) write(id ID, data []byte) {
 	for _, t := range rs.blobs[id] {
 		if err := rs.writeAt(t.f, data, t.off); err != nil {
-			rs.fail(err)
+			if err != errReported {
+				rs.fail(err)
+			}
 			continue
 		}
 		if t.f.remaining.Add(-1) == 0 {
@@ -668,6 +713,9 @@ func (rs *restorer) write(id ID, data []byte) {
 }
 
 func (rs *restorer) writeAt(f *rfile, data []byte, off int64) error {
+	if err := rs.ensureCreated(f); err != nil {
+		return err
+	}
 	fd, err := rs.fds.get(f.rel)
 	if err != nil {
 		return &PathError{Op: "restore", Path: f.rel, Err: err}

@@ -1,0 +1,54 @@
+package bench
+
+import (
+	"path/filepath"
+	"testing"
+)
+
+func TestGenerateIsReproducible(t *testing.T) {
+	dir := t.TempDir()
+	a, err := Generate(filepath.Join(dir, "a"), 7, 4<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Generate(filepath.Join(dir, "b"), 7, 4<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	da, na, _ := ContentDigest(a.Dir)
+	db, nb, _ := ContentDigest(b.Dir)
+	if da != db || na != nb {
+		t.Errorf("same seed: got digests %s/%s (%d/%d files) want equal", da, db, na, nb)
+	}
+	if a.Bytes < 3<<20 || a.Bytes > 5<<20 || a.Files < 50 {
+		t.Errorf("size: got %d bytes in %d files, want about 4 MiB in many files", a.Bytes, a.Files)
+	}
+	c, err := Generate(filepath.Join(dir, "c"), 8, 4<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dc, _, _ := ContentDigest(c.Dir); dc == da {
+		t.Errorf("different seeds gave the same data")
+	}
+	n, err := Mutate(a.Dir, 7, 0.05)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n < a.Bytes/40 || n > a.Bytes/10 {
+		t.Errorf("Mutate wrote %d bytes of %d, want about 5%%", n, a.Bytes)
+	}
+	if d2, _, _ := ContentDigest(a.Dir); d2 == da {
+		t.Errorf("Mutate changed nothing")
+	}
+}
+
+func TestParseAndRun(t *testing.T) {
+	m := Run(t.Context(), "true", "step", Command{Path: "/bin/true"}, false)
+	if m.Err != nil || m.Wall <= 0 {
+		t.Errorf("Run(/bin/true): %+v", m)
+	}
+	m = Run(t.Context(), "false", "step", Command{Path: "/bin/false"}, false)
+	if m.Err == nil {
+		t.Errorf("Run(/bin/false): got nil error")
+	}
+}

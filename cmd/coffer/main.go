@@ -1,8 +1,11 @@
 // Command coffer is the Coffer server and its operator tools.
 //
-//	coffer serve      start the AWS Backup-compatible server
-//	coffer version    print the version
-//	coffer repo ...   low-level repository tools (init, backup, restore, verify, gc, ...)
+//	coffer serve [--listen ADDR] [--data-dir DIR] [--config FILE]
+//	                     start the AWS Backup-compatible server
+//	coffer api-coverage [--markdown]
+//	                     which AWS Backup operations are implemented
+//	coffer version       print the version
+//	coffer repo ...      low-level repository tools (init, backup, restore, verify, gc, ...)
 package main
 
 import (
@@ -26,6 +29,12 @@ type command struct {
 }
 
 var commands = map[string]command{
+	"serve": {summary: "start the AWS Backup-compatible server", run: func(ctx context.Context, args []string) int {
+		return serve(ctx, args, os.Stdout, os.Stderr)
+	}},
+	"api-coverage": {summary: "list which AWS Backup operations are implemented (--markdown: README table)", run: func(_ context.Context, args []string) int {
+		return apiCoverage(args, os.Stdout, os.Stderr)
+	}},
 	"version": {summary: "print the version", run: func(context.Context, []string) int {
 		fmt.Println("coffer", version)
 		return 0

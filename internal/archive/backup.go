@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,6 +19,14 @@ import (
 	"github.com/coffer/coffer/internal/clock"
 	"github.com/pkg/xattr"
 	"golang.org/x/sys/unix"
+)
+
+// Snapshot Meta keys of tree snapshots: the backed-up root directory's own
+// metadata (its entries are in the root tree).
+const (
+	MetaRootMode  = "coffer.root.mode"  // octal permission bits
+	MetaRootOwner = "coffer.root.owner" // "uid:gid"
+	MetaRootMtime = "coffer.root.mtime" // Unix ns
 )
 
 // Options configure a backup.
@@ -241,10 +250,14 @@ func BackupDir(ctx context.Context, r Repo, root string, opts Options) (*Result,
 		opts.Progress(b.progress())
 	}
 
+	meta := copyMeta(opts.Meta)
+	meta[MetaRootMode] = strconv.FormatUint(uint64(st.Mode&07777), 8)
+	meta[MetaRootOwner] = fmt.Sprintf("%d:%d", st.Uid, st.Gid)
+	meta[MetaRootMtime] = strconv.FormatInt(tsNano(st.Mtim), 10)
 	snap := &Snapshot{
 		Time: start, Kind: KindTree, Root: b.rootID, Parent: opts.Parent,
 		Hostname: opts.Hostname, Paths: []string{abs}, Tags: opts.Tags,
-		Size: b.st.size.Load(), Files: b.st.files.Load(), Meta: opts.Meta,
+		Size: b.st.size.Load(), Files: b.st.files.Load(), Meta: meta,
 	}
 	id, err := r.SaveSnapshot(ctx, snap)
 	if err != nil {

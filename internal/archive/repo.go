@@ -57,10 +57,15 @@ type Chunker interface {
 type Repo interface {
 	// Hash returns the ID that the repository gives data (a keyed hash).
 	Hash(data []byte) ID
-	// SaveBlob stores data under id unless a blob with that type and ID is
-	// already stored (known=true). The blob is durable after Flush.
+	// SaveBlob stores data under id (which is Hash(data)) unless a blob
+	// with that type and ID is already stored or pending (known=true). It
+	// does not keep data after it returns (the caller reuses the buffer);
+	// compression and encryption may continue in the background. The blob
+	// is durable after the next Flush or SaveSnapshot. Safe to call
+	// concurrently, also with the same ID.
 	SaveBlob(ctx context.Context, t BlobType, id ID, data []byte) (known bool, err error)
-	// HasBlob reports whether the blob is stored or pending.
+	// HasBlob reports whether the blob is stored or pending. It never does
+	// I/O that can fail; a false negative only costs a redundant SaveBlob.
 	HasBlob(t BlobType, id ID) bool
 	// LoadBlob returns the authenticated plaintext of the blob, reusing buf
 	// when large enough. A missing blob wraps ErrBlobNotFound; corrupt data
@@ -68,20 +73,25 @@ type Repo interface {
 	LoadBlob(ctx context.Context, t BlobType, id ID, buf []byte) ([]byte, error)
 	// Lookup returns where a blob is stored.
 	Lookup(t BlobType, id ID) (BlobLocation, bool)
-	// ReadPackBlobs reads the listed blobs of one pack (all with that Pack)
-	// and calls fn with each one's authenticated plaintext, which is only
-	// valid during the call. An error from fn stops the read and is returned.
+	// ReadPackBlobs reads the listed blobs of one pack (all with that Pack,
+	// as returned by Lookup) and calls fn with each one's authenticated
+	// plaintext, which is only valid during the call, in no guaranteed
+	// order. An error from fn stops the read and is returned; a damaged blob
+	// is an error after which the caller may retry the others one by one
+	// with LoadBlob.
 	ReadPackBlobs(ctx context.Context, pack ID, blobs []BlobLocation, fn func(BlobLocation, []byte) error) error
 	// Flush makes every saved blob durable.
 	Flush(ctx context.Context) error
 	// SaveSnapshot flushes and then commits the snapshot, returning its ID.
 	SaveSnapshot(ctx context.Context, s *Snapshot) (ID, error)
 	// LoadSnapshot returns one snapshot; a missing one wraps
-	// ErrSnapshotNotFound.
+	// ErrSnapshotNotFound. The result is the caller's to modify.
 	LoadSnapshot(ctx context.Context, id ID) (*Snapshot, error)
 	// ListSnapshots calls fn for every snapshot, in no particular order.
 	ListSnapshots(ctx context.Context, fn func(ID, *Snapshot) error) error
-	// NewChunker returns the repository's content-defined chunker over r.
+	// NewChunker returns the repository's content-defined chunker over r
+	// (its cut points may depend on the repository's key). If the chunker
+	// has a Close method, callers call it when done so buffers are reused.
 	NewChunker(r io.Reader) Chunker
 	// ChunkMinSize is the chunker's minimum chunk size: content no longer
 	// than this is always one chunk, so small files skip the chunker.
@@ -116,7 +126,7 @@ var (
 	ErrExists = errors.New("archive: restore target exists")
 	// ErrUnreadable: a backup could not read a file or directory.
 	ErrUnreadable = errors.New("archive: unreadable source")
-	// ErrNotStream / ErrNotTree: the snapshot has the other kind.
+	// ErrWrongKind: a tree operation on a stream snapshot or the reverse.
 	ErrWrongKind = errors.New("archive: snapshot has the wrong kind")
 )
 

@@ -10,6 +10,7 @@ import (
 	"path"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -30,6 +31,10 @@ type RestoreOptions struct {
 	// existing file fails the restore with ErrExists. Existing directories
 	// are always merged into.
 	Overwrite bool
+	// RootMeta gives the target directory the backed-up root's mode, owner
+	// and mtime (full restores of tree snapshots only: a restore into a new
+	// file system).
+	RootMeta bool
 	// NoOwners skips restoring owners. Owners are restored only when the
 	// process runs as root.
 	NoOwners bool
@@ -179,7 +184,40 @@ func Restore(ctx context.Context, r Repo, snapID ID, target string, opts Restore
 	if snap.Kind != KindTree {
 		return nil, fmt.Errorf("snapshot %s: %w: kind %q, want %q", snapID.Short(), ErrWrongKind, snap.Kind, KindTree)
 	}
-	return RestoreTree(ctx, r, snap.Root, target, opts)
+	st, err := RestoreTree(ctx, r, snap.Root, target, opts)
+	if err != nil || !opts.RootMeta || len(opts.Include) > 0 {
+		return st, err
+	}
+	return st, applyRootMeta(target, snap.Meta, unix.Geteuid() == 0 && !opts.NoOwners)
+}
+
+// applyRootMeta gives target the recorded mode, owner and mtime of the
+// backed-up root directory.
+func applyRootMeta(target string, meta map[string]string, owners bool) error {
+	n := &tree.Node{}
+	mode, err := strconv.ParseUint(meta[MetaRootMode], 8, 32)
+	if err != nil {
+		return nil // an older snapshot without root metadata
+	}
+	n.Mode = uint32(mode)
+	if uid, gid, ok := strings.Cut(meta[MetaRootOwner], ":"); ok {
+		u, _ := strconv.ParseUint(uid, 10, 32)
+		g, _ := strconv.ParseUint(gid, 10, 32)
+		n.UID, n.GID = uint32(u), uint32(g)
+	} else {
+		owners = false
+	}
+	n.Mtime, _ = strconv.ParseInt(meta[MetaRootMtime], 10, 64)
+	n.Atime = n.Mtime
+	fd, err := unix.Open(target, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &PathError{Op: "restore", Path: target, Err: err}
+	}
+	defer unix.Close(fd)
+	if err := applyMeta(fd, n, owners); err != nil {
+		return &PathError{Op: "restore", Path: target, Err: err}
+	}
+	return nil
 }
 
 // RestoreTree is Restore given the root tree ID.

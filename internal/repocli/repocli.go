@@ -612,6 +612,7 @@ func cmdRestore(e *env, fs *flag.FlagSet, loc *location, args []string) error {
 	fs.Var(&includes, "include", "path to restore (repeatable); default everything")
 	overwrite := fs.Bool("overwrite", false, "replace existing files")
 	noOwners := fs.Bool("no-owners", false, "do not restore owners")
+	rootMeta := fs.Bool("root-meta", false, "give TARGET the backed-up root directory's mode, owner and mtime")
 	pos, err := parseArgs(e, fs, args)
 	if err != nil {
 		return err
@@ -658,7 +659,7 @@ func cmdRestore(e *env, fs *flag.FlagSet, loc *location, args []string) error {
 		includes[i] = strings.TrimPrefix(p, "/")
 	}
 	st, err := archive.Restore(e.ctx, a, id, target, archive.RestoreOptions{Include: includes, Overwrite: *overwrite,
-		NoOwners: *noOwners, Logger: e.log})
+		NoOwners: *noOwners, RootMeta: *rootMeta, Logger: e.log})
 	if err != nil {
 		return err
 	}

@@ -114,6 +114,23 @@ func sBackupRestoreRoundTrip(t *testing.T, newRepo func(*testing.T) archive.Repo
 	if st.Bytes >= 64<<20 {
 		t.Errorf("restore wrote %d bytes, want holes skipped", st.Bytes)
 	}
+	// RootMeta: the target gets the backed-up root's mode and mtime.
+	if err := os.Chmod(src, 0o751); err != nil {
+		t.Fatal(err)
+	}
+	rootTime := time.Date(2020, 1, 2, 3, 4, 5, 678, time.UTC)
+	if err := SetTimes(src, rootTime); err != nil {
+		t.Fatal(err)
+	}
+	res2 := MustBackup(t, r, src, archive.Options{Parent: &res.ID})
+	dst2 := filepath.Join(t.TempDir(), "newfs")
+	if _, err := archive.Restore(context.Background(), r, res2.ID, dst2, archive.RestoreOptions{RootMeta: true}); err != nil {
+		t.Fatalf("Restore with RootMeta: %v", err)
+	}
+	fi, err := os.Stat(dst2)
+	if err != nil || fi.Mode().Perm() != 0o751 || !fi.ModTime().Equal(rootTime) {
+		t.Errorf("restored root: mode %v mtime %v, want 0751 and %v (err %v)", fi.Mode().Perm(), fi.ModTime(), rootTime, err)
+	}
 }
 
 func sIncrementalDoesNotReread(t *testing.T, newRepo func(*testing.T) archive.Repo) {

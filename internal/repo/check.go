@@ -171,7 +171,7 @@ func (r *Repository) Check(ctx context.Context, opts CheckOptions) (*CheckReport
 	defer v.close()
 	c := &checker{r: r, opts: opts, v: v, ids: v.packIDs(), rep: &CheckReport{}, under: map[int][]badRef{}}
 	np := v.seg.NumPacks()
-	c.rep.Packs, c.rep.Blobs = np, v.seg.Len()
+	c.rep.Blobs = v.seg.Len()
 	c.damagedP = make([]bool, np)
 	c.bad = newBitset(v.seg.Len())
 	c.visited = newBitset(v.seg.Len())
@@ -184,8 +184,13 @@ func (r *Repository) Check(ctx context.Context, opts CheckOptions) (*CheckReport
 		return nil, err
 	}
 	indexed := map[ID]bool{}
+	counts := v.packEntries()
 	for p, id := range c.ids {
+		if counts[p] == 0 {
+			continue // named in a pack table, no entries left: not indexed
+		}
 		indexed[id] = true
+		c.rep.Packs++
 		size, ok := stored[id]
 		switch {
 		case !ok:
@@ -252,7 +257,7 @@ func (c *checker) readAll(ctx context.Context, stored map[ID]int64) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(c.opts.Workers)
 	for p, id := range c.ids {
-		if _, ok := stored[id]; !ok {
+		if _, ok := stored[id]; !ok || c.idxCount[p] == 0 {
 			continue
 		}
 		g.Go(func() error { return c.readPack(gctx, p) })

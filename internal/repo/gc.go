@@ -239,11 +239,15 @@ func (r *Repository) gcPlan(ctx context.Context, opts GCOptions, rep *GCReport) 
 		}
 	}
 	ids := v.packIDs()
-	rep.Packs = np
+	counts := v.packEntries()
 	indexed := make(map[ID]bool, np)
 	var dead, repack []int
 	var repackBytes int64
 	for p := 0; p < np; p++ {
+		if counts[p] == 0 {
+			continue
+		}
+		rep.Packs++
 		indexed[ids[p]] = true
 		if _, ok := stored[ids[p]]; !ok {
 			rep.MissingPacks++
@@ -420,8 +424,10 @@ func (r *Repository) gcComplete(ctx context.Context, plan *gcPlan, opts GCOption
 	}
 	rescued := map[ID]bool{}
 	indexed := map[ID]bool{}
-	for _, id := range ids {
-		indexed[id] = true
+	for p, n := range v.packEntries() {
+		if n > 0 {
+			indexed[ids[p]] = true
+		}
 	}
 	for i := 0; i < v.seg.Len(); i++ {
 		if m.marks.has(i) {
@@ -510,11 +516,19 @@ func (r *Repository) rewriteIndex(ctx context.Context, drop map[ID]bool, rep *GC
 	}
 	consolidate := len(names) > 64
 	var replaced []string
+	var supersedes, dropped [][32]byte
 	wrote := map[string]bool{} // never delete what this run wrote (same content, same name)
 	out := &index.Object{}
 	outN := 0
-	flush := func() error {
-		if len(out.Packs) == 0 {
+	flush := func(last bool) error {
+		if last {
+			// The last object carries what the rewrite replaced and
+			// dropped (even with no packs), so caches update in place.
+			out.Supersedes, out.Dropped = supersedes, dropped
+			if len(out.Packs) == 0 && len(supersedes) == 0 {
+				return nil
+			}
+		} else if len(out.Packs) == 0 {
 			return nil
 		}
 		name, err := r.putIndexObject(ctx, out)
@@ -544,21 +558,22 @@ func (r *Repository) rewriteIndex(ctx context.Context, drop map[ID]bool, rep *GC
 		}
 		replaced = append(replaced, n)
 		id, _ := ParseID(strings.TrimPrefix(n, indexPrefix))
-		out.Supersedes = append(out.Supersedes, id)
+		supersedes = append(supersedes, id)
 		for _, p := range o.Packs {
 			if drop[p.ID] {
+				dropped = append(dropped, p.ID)
 				continue
 			}
 			out.Packs = append(out.Packs, p)
 			outN += len(p.Blobs)
 		}
 		if outN >= index.MaxObjectEntries {
-			if err := flush(); err != nil {
+			if err := flush(false); err != nil {
 				return err
 			}
 		}
 	}
-	if err := flush(); err != nil {
+	if err := flush(true); err != nil {
 		return err
 	}
 	for _, n := range replaced {

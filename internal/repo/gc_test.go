@@ -1,8 +1,12 @@
 package repo
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"log/slog"
+	"strings"
 	"errors"
 	"math/rand/v2"
 	"slices"
@@ -470,4 +474,62 @@ func TestIdleRotation(t *testing.T) {
 	if rep.Pending || rep.PacksDeleted == 0 {
 		t.Fatalf("GC after the writer went idle: got %+v, want completed", rep)
 	}
+}
+
+// TestCacheSurvivesGC: after GC rewrites index objects, a writer's
+// persistent cache is updated in place (tombstones), not rebuilt.
+func TestCacheSurvivesGC(t *testing.T) {
+	ctx := context.Background()
+	st := newMem()
+	var logBuf bytes.Buffer
+	var logMu sync.Mutex
+	opts := Options{PackSize: 64 << 10, CacheDir: t.TempDir(),
+		Logger: slog.New(slog.NewTextHandler(lockedWriter{&logMu, &logBuf}, nil))}
+	w := initRepo(t, st, opts)
+	keep := [][]byte{randData(1, 30<<10), randData(2, 30<<10)}
+	drop := [][]byte{randData(3, 30<<10), randData(4, 30<<10)}
+	sKeep, _ := writeSnapshot(t, w, keep, nil)
+	sDrop, _ := writeSnapshot(t, w, drop, nil)
+	w.Close()
+	g := openRepo(t, st, Options{})
+	g.DeleteSnapshot(ctx, sDrop)
+	if rep := mustGC(t, g, gcOpts()); rep.PacksDeleted == 0 || rep.IndexRewritten == 0 {
+		t.Fatalf("GC: got %+v, want packs deleted and index rewritten", rep)
+	}
+	g.Close()
+	logMu.Lock()
+	logBuf.Reset()
+	logMu.Unlock()
+	w = openRepo(t, st, opts)
+	defer w.Close()
+	logMu.Lock()
+	if strings.Contains(logBuf.String(), "rebuilding the local index") {
+		t.Fatalf("cache was rebuilt after GC:\n%s", logBuf.String())
+	}
+	logMu.Unlock()
+	verifySnapshot(t, w, sKeep, keep)
+	for _, d := range drop {
+		if w.HasBlob(DataBlob, w.Hash(d)) {
+			t.Fatal("a blob freed by GC is still known to the cached index")
+		}
+	}
+	// The updated cache persists, and compaction drops the tombstoned
+	// entries.
+	if err := w.idx.Compact(); err != nil {
+		t.Fatal(err)
+	}
+	if c := mustCheck(t, w, true); !c.OK() {
+		t.Fatalf("check: %v", c.Error())
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

@@ -34,13 +34,23 @@ func (v *view) close() {
 	os.Remove(v.path)
 }
 
-// packSet returns the pack IDs of the view's pack table by number.
+// packIDs returns the pack IDs of the view's pack table by number.
 func (v *view) packIDs() []ID {
 	out := make([]ID, v.seg.NumPacks())
 	for i := range out {
 		out[i] = v.seg.Pack(i).ID
 	}
 	return out
+}
+
+// packEntries counts the entries of each pack number (a pack table may name
+// a pack whose entries were all dropped: such a pack is not indexed).
+func (v *view) packEntries() []int {
+	n := make([]int, v.seg.NumPacks())
+	for i := 0; i < v.seg.Len(); i++ {
+		n[v.seg.PackNo(i)]++
+	}
+	return n
 }
 
 type bitset []uint64

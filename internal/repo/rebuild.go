@@ -173,7 +173,17 @@ func (r *Repository) RebuildIndex(ctx context.Context, opts RebuildOptions) (*Re
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	if len(out.Packs) > 0 {
+	if !opts.Full {
+		// Let caches update in place (a full rebuild makes them rebuild).
+		for _, n := range replace {
+			id, _ := ParseID(strings.TrimPrefix(n, indexPrefix))
+			out.Supersedes = append(out.Supersedes, id)
+		}
+		for _, p := range rep.DroppedPacks {
+			out.Dropped = append(out.Dropped, p)
+		}
+	}
+	if len(out.Packs) > 0 || len(out.Supersedes) > 0 {
 		name, err := r.putIndexObject(ctx, out)
 		if err != nil {
 			return nil, err

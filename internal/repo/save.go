@@ -445,6 +445,10 @@ func (s *saver) flush(ctx context.Context) error {
 func (s *saver) writeIndex(ctx context.Context) error {
 	s.idxMu.Lock()
 	defer s.idxMu.Unlock()
+	// Exclusive with syncIndex: a rebuild of the local index from a
+	// listing taken before this object exists must not drop its entries.
+	s.r.syncMu.Lock()
+	defer s.r.syncMu.Unlock()
 	s.mu.Lock()
 	todo := s.pending
 	s.pending, s.pendingN = nil, 0

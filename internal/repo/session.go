@@ -234,9 +234,11 @@ func (r *Repository) refreshPlans(ctx context.Context) error {
 	return nil
 }
 
-// syncIndex brings the index up to date with the index objects in storage:
-// new objects are added; if objects the index holds are gone (garbage
-// collection rewrote them), the index is rebuilt from all objects.
+// syncIndex brings the index up to date with the index objects in storage.
+// New objects are added. Objects the index holds that are gone were
+// rewritten by garbage collection (or rebuild-index): if the new objects
+// say they supersede them, the packs they dropped are tombstoned and the
+// cache stays; otherwise the index is rebuilt from all objects.
 func (r *Repository) syncIndex(ctx context.Context) error {
 	r.syncMu.Lock()
 	defer r.syncMu.Unlock()
@@ -249,18 +251,11 @@ func (r *Repository) syncIndex(ctx context.Context) error {
 	for _, n := range names {
 		inStore[n] = true
 	}
-	stale := false
+	var missing []string
 	for n := range have {
 		if !inStore[n] {
-			stale = true
-			break
+			missing = append(missing, n)
 		}
-	}
-	if stale {
-		r.log.Info("index objects were rewritten; rebuilding the local index", "objects", len(names))
-		return r.idx.Replace(func(b *index.Builder) ([]string, error) {
-			return r.loadIndexObjects(ctx, names, b.AddObject)
-		})
 	}
 	var todo []string
 	for _, n := range names {
@@ -268,10 +263,10 @@ func (r *Repository) syncIndex(ctx context.Context) error {
 			todo = append(todo, n)
 		}
 	}
-	switch {
-	case len(todo) == 0:
+	if len(todo) == 0 && len(missing) == 0 {
 		return nil
-	case len(todo) <= 8:
+	}
+	if len(missing) == 0 && len(todo) <= 8 {
 		// A few objects (another writer's recent backups): into the overlay.
 		var objs []*index.Object
 		loaded, err := r.loadIndexObjects(ctx, todo, func(o *index.Object) { objs = append(objs, o) })
@@ -287,12 +282,39 @@ func (r *Repository) syncIndex(ctx context.Context) error {
 		return nil
 	}
 	b := r.idx.NewBuilder()
-	loaded, err := r.loadIndexObjects(ctx, todo, b.AddObject)
+	superseded := map[string]bool{}
+	var dropped [][32]byte
+	loaded, err := r.loadIndexObjects(ctx, todo, func(o *index.Object) {
+		b.AddObject(o)
+		for _, id := range o.Supersedes {
+			superseded[indexPrefix+hex.EncodeToString(id[:])] = true
+		}
+		dropped = append(dropped, o.Dropped...)
+	})
 	if err != nil {
 		b.Discard()
 		return err
 	}
-	return r.idx.FinishInto(b, loaded)
+	incremental := true
+	for _, n := range missing {
+		if !superseded[n] {
+			incremental = false
+			break
+		}
+	}
+	if !incremental {
+		b.Discard()
+		r.log.Info("index objects were rewritten; rebuilding the local index", "objects", len(names))
+		return r.idx.Replace(func(b *index.Builder) ([]string, error) {
+			return r.loadIndexObjects(ctx, names, b.AddObject)
+		})
+	}
+	if err := r.idx.FinishInto(b, loaded); err != nil {
+		return err
+	}
+	r.idx.Drop(dropped)
+	r.idx.Forget(missing)
+	return nil
 }
 
 // loadIndexObjects fetches, authenticates and decodes index objects (four

@@ -279,6 +279,7 @@ func objName(i int) string { return "index/" + string(rune('a'+i)) }
 func TestObjectRoundTrip(t *testing.T) {
 	o := &Object{
 		Supersedes: [][32]byte{{1}, {2}},
+		Dropped:    [][32]byte{{7}},
 		Packs: []ObjectPack{
 			{ID: [32]byte{3}, Size: 12345, Blobs: []pack.Entry{{Type: 1, ID: [32]byte{4}, Offset: 0, Length: 60, RawLength: 100}}},
 			{ID: [32]byte{5}, Size: 99},
@@ -288,7 +289,7 @@ func TestObjectRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(got.Supersedes, o.Supersedes) || len(got.Packs) != 2 || got.Packs[0].Blobs[0] != o.Packs[0].Blobs[0] || got.Packs[1].Size != 99 {
+	if !reflect.DeepEqual(got.Supersedes, o.Supersedes) || !reflect.DeepEqual(got.Dropped, o.Dropped) || len(got.Packs) != 2 || got.Packs[0].Blobs[0] != o.Packs[0].Blobs[0] || got.Packs[1].Size != 99 {
 		t.Fatalf("got %+v, want %+v", got, o)
 	}
 	enc := EncodeObject(o)

@@ -18,7 +18,12 @@ type Object struct {
 	// Supersedes lists the IDs of index objects this one replaces (garbage
 	// collection rewrites objects without the packs it deletes).
 	Supersedes [][32]byte
-	Packs      []ObjectPack
+	// Dropped lists the packs that the superseded objects listed and that
+	// are gone (deleted by garbage collection): a cache holding the
+	// superseded objects' entries drops those packs' entries instead of
+	// rebuilding from scratch.
+	Dropped [][32]byte
+	Packs   []ObjectPack
 }
 
 // ObjectPack is one pack and its blobs.
@@ -39,14 +44,16 @@ func (o *Object) Entries() int {
 
 // EncodeObject serializes o:
 //
-//	magic "CFIX0001" | n superseded u32 | IDs [32]... | n packs u32 |
+//	magic "CFIX0001" | n superseded u32 | IDs [32]... | n dropped u32 | pack IDs [32]... | n packs u32 |
 //	per pack: ID [32] | size u64 | n blobs u32 | per blob: type u8 | ID [32] | offset u32 | length u32 | raw length u32
 func EncodeObject(o *Object) []byte {
-	b := make([]byte, 0, 16+32*len(o.Supersedes)+len(o.Packs)*44+o.Entries()*pack.EntrySize)
+	b := make([]byte, 0, 20+32*(len(o.Supersedes)+len(o.Dropped))+len(o.Packs)*44+o.Entries()*pack.EntrySize)
 	b = append(b, objMagic...)
-	b = binary.LittleEndian.AppendUint32(b, uint32(len(o.Supersedes)))
-	for _, s := range o.Supersedes {
-		b = append(b, s[:]...)
+	for _, list := range [][][32]byte{o.Supersedes, o.Dropped} {
+		b = binary.LittleEndian.AppendUint32(b, uint32(len(list)))
+		for _, s := range list {
+			b = append(b, s[:]...)
+		}
 	}
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(o.Packs)))
 	for _, p := range o.Packs {
@@ -67,7 +74,7 @@ func EncodeObject(o *Object) []byte {
 // DecodeObject parses the plaintext of an index object.
 func DecodeObject(b []byte) (*Object, error) {
 	bad := func(what string) error { return fmt.Errorf("%w: index object: %s", ErrCorrupt, what) }
-	if len(b) < 16 || string(b[:8]) != objMagic {
+	if len(b) < 20 || string(b[:8]) != objMagic {
 		return nil, bad("bad header")
 	}
 	p := 8
@@ -79,14 +86,17 @@ func DecodeObject(b []byte) (*Object, error) {
 		p += 4
 		return v, true
 	}
-	ns, ok := u32()
-	if !ok || uint64(ns)*32 > uint64(len(b)-p) {
-		return nil, bad("truncated supersedes list")
-	}
-	o := &Object{Supersedes: make([][32]byte, ns)}
-	for i := range o.Supersedes {
-		copy(o.Supersedes[i][:], b[p:])
-		p += 32
+	o := &Object{}
+	for _, list := range []*[][32]byte{&o.Supersedes, &o.Dropped} {
+		ns, ok := u32()
+		if !ok || uint64(ns)*32 > uint64(len(b)-p) {
+			return nil, bad("truncated ID list")
+		}
+		*list = make([][32]byte, ns)
+		for i := range *list {
+			copy((*list)[i][:], b[p:])
+			p += 32
+		}
 	}
 	np, ok := u32()
 	if !ok || uint64(np)*44 > uint64(len(b)-p) {

@@ -2,16 +2,20 @@ package index
 
 import (
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/zeebo/blake3"
 )
 
 // DefaultSpillEntries is the overlay size at which Set spills the overlay
@@ -52,8 +56,11 @@ type ovEntry struct {
 type segState struct {
 	seg   *Segment
 	names []string
-	excl  []uint64 // bit per pack number: excluded
+	excl  []uint64 // bit per pack number: excluded (condemned, still readable)
+	dead  []uint64 // bit per pack number: deleted (never returned)
 }
+
+func bitOn(b []uint64, i int) bool { return b != nil && b[i/64]&(1<<(i%64)) != 0 }
 
 // Set answers lookups from the overlay and the segments, skipping excluded
 // packs. It is safe for concurrent use.
@@ -68,6 +75,7 @@ type Set struct {
 	ovNames   []string
 	packSizes map[[32]byte]int64 // packs of overlay entries
 	excluded  map[[32]byte]struct{}
+	dead      map[[32]byte]struct{} // packs deleted since the segments were built
 	closed    bool
 }
 
@@ -81,7 +89,8 @@ func OpenSet(opts Options) (*Set, error) {
 	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("index: cache dir: %w", err)
 	}
-	s := &Set{opts: opts, overlay: map[Key]*ovEntry{}, packSizes: map[[32]byte]int64{}, excluded: map[[32]byte]struct{}{}}
+	s := &Set{opts: opts, overlay: map[Key]*ovEntry{}, packSizes: map[[32]byte]int64{},
+		excluded: map[[32]byte]struct{}{}, dead: map[[32]byte]struct{}{}}
 	if !opts.Persistent {
 		return s, nil
 	}
@@ -90,9 +99,16 @@ func OpenSet(opts Options) (*Set, error) {
 		return nil, err
 	}
 	defer unlock()
-	m, err := readManifest(opts.Dir)
+	m, err := readManifest(opts.Dir, opts.MACKey)
 	if err != nil {
-		return s, nil // no or unreadable manifest: start empty
+		return s, nil // no, unreadable or unauthentic manifest: start empty
+	}
+	for _, d := range m.Dead {
+		var id [32]byte
+		if _, err := hex.Decode(id[:], []byte(d)); err != nil {
+			return s, nil
+		}
+		s.dead[id] = struct{}{}
 	}
 	for _, ms := range m.Segments {
 		seg, err := OpenSegment(filepath.Join(opts.Dir, filepath.Base(ms.File)), opts.MACKey)
@@ -103,7 +119,9 @@ func OpenSet(opts Options) (*Set, error) {
 			s.segs = nil
 			return s, nil
 		}
-		s.segs = append(s.segs, &segState{seg: seg, names: ms.Names})
+		st := &segState{seg: seg, names: ms.Names}
+		s.setExcl(st)
+		s.segs = append(s.segs, st)
 	}
 	return s, nil
 }
@@ -129,11 +147,11 @@ func (s *Set) Lookup(k Key) (Entry, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if ov, ok := s.overlay[k]; ok {
-		if _, ex := s.excluded[ov.pack]; !ex {
+		if s.usable(ov.pack) {
 			return ov.entry(k, ov.loc), true
 		}
 		for _, l := range ov.more {
-			if _, ex := s.excluded[l.pack]; !ex {
+			if s.usable(l.pack) {
 				return ov.entry(k, l), true
 			}
 		}
@@ -142,7 +160,7 @@ func (s *Set) Lookup(k Key) (Entry, bool) {
 		st := s.segs[i]
 		lo, hi := st.seg.Range(k)
 		for j := lo; j < hi; j++ {
-			if p := st.seg.PackNo(j); st.excl != nil && st.excl[p/64]&(1<<(p%64)) != 0 {
+			if p := st.seg.PackNo(j); bitOn(st.excl, p) || bitOn(st.dead, p) {
 				continue
 			}
 			e, _ := st.seg.Entry(j)
@@ -150,6 +168,12 @@ func (s *Set) Lookup(k Key) (Entry, bool) {
 		}
 	}
 	return Entry{}, false
+}
+
+func (s *Set) usable(pack [32]byte) bool {
+	_, ex := s.excluded[pack]
+	_, dead := s.dead[pack]
+	return !ex && !dead
 }
 
 // LookupAny is Lookup for reading: it prefers a location in a pack that is
@@ -170,12 +194,16 @@ func (s *Set) LookupAny(k Key) (Entry, bool) {
 }
 
 // LookupAll calls fn for every known location of a blob, excluded packs
-// included, with excluded reporting whether the pack is excluded.
+// included, with excluded reporting whether the pack is excluded. Deleted
+// packs are skipped.
 func (s *Set) LookupAll(k Key, fn func(e Entry, excluded bool)) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if ov, ok := s.overlay[k]; ok {
 		for _, l := range append([]loc{ov.loc}, ov.more...) {
+			if _, dead := s.dead[l.pack]; dead {
+				continue
+			}
 			_, ex := s.excluded[l.pack]
 			fn(ov.entry(k, l), ex)
 		}
@@ -185,7 +213,10 @@ func (s *Set) LookupAll(k Key, fn func(e Entry, excluded bool)) {
 		lo, hi := st.seg.Range(k)
 		for j := lo; j < hi; j++ {
 			e, p := st.seg.Entry(j)
-			fn(e, st.excl != nil && st.excl[p/64]&(1<<(p%64)) != 0)
+			if bitOn(st.dead, p) {
+				continue
+			}
+			fn(e, bitOn(st.excl, p))
 		}
 	}
 }
@@ -258,19 +289,68 @@ func (s *Set) Excluded(pack [32]byte) bool {
 	return ok
 }
 
+// setExcl computes a segment's excluded and deleted pack bits. Called with
+// mu held for writing (or before the Set is shared).
 func (s *Set) setExcl(st *segState) {
-	st.excl = nil
-	if len(s.excluded) == 0 {
+	st.excl, st.dead = nil, nil
+	if len(s.excluded) == 0 && len(s.dead) == 0 {
 		return
 	}
-	for i := 0; i < st.seg.NumPacks(); i++ {
-		if _, ok := s.excluded[st.seg.Pack(i).ID]; ok {
+	n := st.seg.NumPacks()
+	for i := 0; i < n; i++ {
+		id := st.seg.Pack(i).ID
+		if _, ok := s.excluded[id]; ok {
 			if st.excl == nil {
-				st.excl = make([]uint64, (st.seg.NumPacks()+63)/64)
+				st.excl = make([]uint64, (n+63)/64)
 			}
 			st.excl[i/64] |= 1 << (i % 64)
 		}
+		if _, ok := s.dead[id]; ok {
+			if st.dead == nil {
+				st.dead = make([]uint64, (n+63)/64)
+			}
+			st.dead[i/64] |= 1 << (i % 64)
+		}
 	}
+}
+
+// Drop records packs as deleted: their entries are never returned again,
+// and the next compaction removes them. Used when garbage collection
+// rewrote index objects (their replacements list the dropped packs), so the
+// cache is updated without a rebuild.
+func (s *Set) Drop(packs [][32]byte) {
+	if len(packs) == 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range packs {
+		s.dead[p] = struct{}{}
+		delete(s.packSizes, p)
+	}
+	for k, ov := range s.overlay {
+		ls := slices.DeleteFunc(append([]loc{ov.loc}, ov.more...), func(l loc) bool { _, d := s.dead[l.pack]; return d })
+		if len(ls) == 0 {
+			delete(s.overlay, k)
+			continue
+		}
+		ov.loc, ov.more = ls[0], ls[1:]
+	}
+	for _, st := range s.segs {
+		s.setExcl(st)
+	}
+}
+
+// Forget removes names from the Set's record of loaded index objects (their
+// entries stay: the caller has loaded the objects that supersede them).
+func (s *Set) Forget(names []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	gone := func(n string) bool { return slices.Contains(names, n) }
+	for _, st := range s.segs {
+		st.names = slices.DeleteFunc(st.names, gone)
+	}
+	s.ovNames = slices.DeleteFunc(s.ovNames, gone)
 }
 
 func (s *Set) newSegPath() string {
@@ -294,11 +374,9 @@ func (s *Set) spillLocked() error {
 		return nil
 	}
 	b := NewBuilder(s.opts.Dir, s.opts.RunEntries)
-	for p, sz := range s.packSizes {
-		b.AddPack(p, sz)
-	}
 	for k, ov := range s.overlay {
 		for _, l := range append([]loc{ov.loc}, ov.more...) {
+			b.AddPack(l.pack, s.packSizes[l.pack])
 			b.Add(Entry{ID: k.ID, Type: k.Type, Pack: l.pack, Offset: l.off, Length: l.length, RawLength: l.raw})
 		}
 	}
@@ -351,8 +429,11 @@ func (s *Set) compactLocked() error {
 	}
 	b := NewBuilder(s.opts.Dir, s.opts.RunEntries)
 	var names []string
+	s.mu.RLock()
+	dead := maps.Clone(s.dead)
+	s.mu.RUnlock()
 	for _, st := range segs {
-		b.AddSegment(st.seg, nil)
+		b.AddSegment(st.seg, func(p [32]byte) bool { _, d := dead[p]; return d })
 		names = append(names, st.names...)
 	}
 	seg, err := b.Finish(s.newSegPath(), s.opts.MACKey)
@@ -362,6 +443,11 @@ func (s *Set) compactLocked() error {
 	st := &segState{seg: seg, names: names}
 	s.mu.Lock()
 	old := s.segs
+	// Every segment was merged without the deleted packs, and Drop purged
+	// them from the overlay: tombstones recorded before the merge are done.
+	for p := range dead {
+		delete(s.dead, p)
+	}
 	s.setExcl(st)
 	s.segs = []*segState{st}
 	s.mu.Unlock()
@@ -393,6 +479,7 @@ func (s *Set) Replace(fill func(b *Builder) (names []string, err error)) error {
 	st := &segState{seg: seg, names: slices.Clone(names)}
 	s.mu.Lock()
 	old := s.segs
+	s.dead = map[[32]byte]struct{}{}
 	s.setExcl(st)
 	s.segs = []*segState{st}
 	s.overlay = map[Key]*ovEntry{}
@@ -438,7 +525,8 @@ func (s *Set) FinishInto(b *Builder, names []string) error {
 	return s.AddSegment(seg, names)
 }
 
-// Merged writes all current entries (excluded packs included) into one new
+// Merged writes all current entries (excluded packs included, deleted packs
+// not) into one new
 // segment file at path, which the caller owns (Close it and remove the file).
 // Garbage collection and check use it for a stable, position-addressable
 // view.
@@ -448,17 +536,16 @@ func (s *Set) Merged(path string) (*Segment, error) {
 	b := NewBuilder(filepath.Dir(path), s.opts.RunEntries)
 	s.mu.RLock()
 	segs := slices.Clone(s.segs)
-	for p, sz := range s.packSizes {
-		b.AddPack(p, sz)
-	}
+	dead := maps.Clone(s.dead)
 	for k, ov := range s.overlay {
 		for _, l := range append([]loc{ov.loc}, ov.more...) {
+			b.AddPack(l.pack, s.packSizes[l.pack])
 			b.Add(Entry{ID: k.ID, Type: k.Type, Pack: l.pack, Offset: l.off, Length: l.length, RawLength: l.raw})
 		}
 	}
 	s.mu.RUnlock()
 	for _, st := range segs { // stable: maint is held
-		b.AddSegment(st.seg, nil)
+		b.AddSegment(st.seg, func(p [32]byte) bool { _, d := dead[p]; return d })
 	}
 	return b.Finish(path, s.opts.MACKey)
 }
@@ -488,13 +575,16 @@ func (s *Set) Save() error {
 		m.Segments = append(m.Segments, manifestSeg{File: f, Names: st.names})
 		keep[f] = true
 	}
+	for p := range s.dead {
+		m.Dead = append(m.Dead, hex.EncodeToString(p[:]))
+	}
 	s.mu.RUnlock()
 	unlock, err := lockDir(s.opts.Dir, true)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	if err := writeManifest(s.opts.Dir, &m); err != nil {
+	if err := writeManifest(s.opts.Dir, &m, s.opts.MACKey); err != nil {
 		return err
 	}
 	// Remove segment files nobody references any more. Files younger than
@@ -561,6 +651,7 @@ func (s *Set) Stats() Stats {
 type manifest struct {
 	Version  int           `json:"version"`
 	Segments []manifestSeg `json:"segments"`
+	Dead     []string      `json:"dead,omitempty"`
 }
 
 type manifestSeg struct {
@@ -568,22 +659,47 @@ type manifestSeg struct {
 	Names []string `json:"names"`
 }
 
+// manifestFile wraps the manifest with a keyed MAC: a damaged or edited
+// manifest (names it does not hold) is never trusted.
+type manifestFile struct {
+	Body json.RawMessage `json:"body"`
+	MAC  string          `json:"mac"`
+}
+
 const manifestName = "manifest.json"
 
-func readManifest(dir string) (*manifest, error) {
+func manifestMAC(key [32]byte, body []byte) string {
+	h, _ := blake3.NewKeyed(key[:])
+	_, _ = h.WriteString("coffer index manifest v1")
+	_, _ = h.Write(body)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func readManifest(dir string, key [32]byte) (*manifest, error) {
 	b, err := os.ReadFile(filepath.Join(dir, manifestName))
 	if err != nil {
 		return nil, err
 	}
+	var f manifestFile
+	if err := json.Unmarshal(b, &f); err != nil {
+		return nil, fmt.Errorf("%w: manifest", ErrCorrupt)
+	}
+	if subtle.ConstantTimeCompare([]byte(f.MAC), []byte(manifestMAC(key, f.Body))) != 1 {
+		return nil, fmt.Errorf("%w: manifest MAC", ErrCorrupt)
+	}
 	var m manifest
-	if err := json.Unmarshal(b, &m); err != nil || m.Version != 1 {
+	if err := json.Unmarshal(f.Body, &m); err != nil || m.Version != 1 {
 		return nil, fmt.Errorf("%w: manifest", ErrCorrupt)
 	}
 	return &m, nil
 }
 
-func writeManifest(dir string, m *manifest) error {
-	b, err := json.Marshal(m)
+func writeManifest(dir string, m *manifest, key [32]byte) error {
+	body, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	b, err := json.Marshal(manifestFile{Body: body, MAC: manifestMAC(key, body)})
 	if err != nil {
 		return err
 	}

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/coffer/coffer/internal/archive"
 	"github.com/coffer/coffer/internal/archive/archivetest"
@@ -311,5 +313,37 @@ func TestCopyCorruptSourceCommitsNothing(t *testing.T) {
 	b.ListSnapshots(ctx, func(archive.ID, *archive.Snapshot) error { count++; return nil })
 	if count != 0 {
 		t.Errorf("destination snapshots after failed copy: got %d want 0", count)
+	}
+}
+
+// slowReader yields n small pieces with a pause before each.
+type slowReader struct{ n int }
+
+func (s *slowReader) Read(p []byte) (int, error) {
+	if s.n == 0 {
+		return 0, io.EOF
+	}
+	s.n--
+	time.Sleep(2 * time.Millisecond)
+	return copy(p, bytes.Repeat([]byte("x"), min(len(p), 1000))), nil
+}
+
+func TestStreamProgress(t *testing.T) {
+	r := archivetest.NewMemRepo()
+	// No Progress callback but a short interval: nothing to call.
+	if _, err := archive.BackupStream(context.Background(), r, &slowReader{n: 20}, "s", archive.StreamOptions{ProgressInterval: time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	var calls atomic.Int64
+	var last atomic.Int64
+	_, err := archive.BackupStream(context.Background(), r, &slowReader{n: 20}, "s", archive.StreamOptions{
+		ProgressInterval: time.Millisecond,
+		Progress:         func(p archive.Progress) { calls.Add(1); last.Store(p.BytesRead) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calls.Load() == 0 || last.Load() == 0 {
+		t.Errorf("progress: got %d calls, last %d bytes", calls.Load(), last.Load())
 	}
 }

@@ -71,10 +71,13 @@ func (o *StreamOptions) defaults() {
 	}
 }
 
-func ticker(c clock.Clock, every time.Duration, fn func()) (stop func()) {
-	if fn == nil {
+// ticker calls progress(state()) every interval until stop is called; it
+// does nothing when progress is nil.
+func ticker(c clock.Clock, every time.Duration, progress func(Progress), state func() Progress) (stop func()) {
+	if progress == nil {
 		return func() {}
 	}
+	fn := func() { progress(state()) }
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -110,8 +113,8 @@ func BackupStream(ctx context.Context, r Repo, rd io.Reader, name string, opts S
 	}
 	start := opts.Clock.Now()
 	var read, newBytes, newBlobs atomic.Int64
-	stop := ticker(opts.Clock, opts.ProgressInterval, func() {
-		opts.Progress(Progress{BytesDone: read.Load(), BytesRead: read.Load(), BytesNew: newBytes.Load()})
+	stop := ticker(opts.Clock, opts.ProgressInterval, opts.Progress, func() Progress {
+		return Progress{BytesDone: read.Load(), BytesRead: read.Load(), BytesNew: newBytes.Load()}
 	})
 	defer stop()
 
@@ -294,8 +297,8 @@ func BackupVolume(ctx context.Context, r Repo, path string, opts StreamOptions) 
 	}
 	blocks := make([]blk, nblocks)
 	var read, newBytes, newBlobs, done atomic.Int64
-	stop := ticker(opts.Clock, opts.ProgressInterval, func() {
-		opts.Progress(Progress{BytesDone: done.Load(), BytesTotal: size, ScanDone: true, BytesRead: read.Load(), BytesNew: newBytes.Load()})
+	stop := ticker(opts.Clock, opts.ProgressInterval, opts.Progress, func() Progress {
+		return Progress{BytesDone: done.Load(), BytesTotal: size, ScanDone: true, BytesRead: read.Load(), BytesNew: newBytes.Load()}
 	})
 	defer stop()
 	ctx, cancel := context.WithCancelCause(ctx)

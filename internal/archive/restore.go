@@ -67,6 +67,7 @@ type rfile struct {
 type blobTarget struct {
 	f   *rfile
 	off int64
+	n   int64 // extent length: the blob's plaintext must be this long
 }
 
 type restorer struct {
@@ -540,7 +541,7 @@ func (rs *restorer) createFile(dirfd int, rel string, n *tree.Node) error {
 	for _, e := range n.Content {
 		if !e.Hole {
 			pending++
-			rs.blobs[e.ID] = append(rs.blobs[e.ID], blobTarget{f: f, off: off})
+			rs.blobs[e.ID] = append(rs.blobs[e.ID], blobTarget{f: f, off: off, n: e.Length})
 		}
 		off += e.Length
 	}
@@ -738,6 +739,11 @@ func (rs *restorer) fetchPack(p *packPlan) {
 // write puts one blob's data at every place that needs it.
 func (rs *restorer) write(id ID, data []byte) {
 	for _, t := range rs.blobs[id] {
+		if int64(len(data)) != t.n {
+			rs.fail(&BlobError{Path: t.f.rel, Type: tree.DataBlob, ID: id,
+				Err: fmt.Errorf("%d bytes, the snapshot says %d", len(data), t.n)})
+			continue
+		}
 		if err := rs.writeAt(t.f, data, t.off); err != nil {
 			if err != errReported {
 				rs.fail(err)

@@ -167,6 +167,33 @@ func CanTransition(k JobKind, from, to JobState) bool {
 	return false
 }
 
+// CanReach reports whether a job of kind k can get from one state to
+// another through one or more allowed transitions (false for from == to).
+// Stores use it to check an update that may take several steps at once
+// (RUNNING then COMPLETED); terminal states reach nothing.
+func CanReach(k JobKind, from, to JobState) bool {
+	m := machine(k)
+	if m == nil {
+		return false
+	}
+	seen := map[JobState]bool{from: true}
+	queue := []JobState{from}
+	for len(queue) > 0 {
+		s := queue[0]
+		queue = queue[1:]
+		for _, n := range m.next[s] {
+			if n == to {
+				return true
+			}
+			if !seen[n] {
+				seen[n] = true
+				queue = append(queue, n)
+			}
+		}
+	}
+	return false
+}
+
 // IsTerminal reports whether s is a final state for kind k.
 func IsTerminal(k JobKind, s JobState) bool {
 	m := machine(k)

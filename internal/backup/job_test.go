@@ -48,6 +48,31 @@ func TestCanTransition(t *testing.T) {
 	}
 }
 
+func TestCanReach(t *testing.T) {
+	tests := []struct {
+		kind     JobKind
+		from, to JobState
+		want     bool
+	}{
+		{BackupJob, JobCreated, JobCompleted, true},
+		{BackupJob, JobPending, JobAborted, true},
+		{BackupJob, JobRunning, JobCreated, false},
+		{BackupJob, JobCompleted, JobRunning, false},
+		{BackupJob, JobRunning, JobRunning, true}, // RUNNING -> PENDING -> RUNNING
+		{BackupJob, JobCreated, JobCreated, false},
+		{CopyJob, JobCreated, JobPartial, true},
+		{CopyJob, JobFailed, JobCreated, false},
+		{RestoreJob, JobPending, JobCompleted, true},
+		{RestoreJob, JobAborted, JobPending, false},
+		{JobKind("X"), JobCreated, JobRunning, false},
+	}
+	for _, tt := range tests {
+		if got := CanReach(tt.kind, tt.from, tt.to); got != tt.want {
+			t.Errorf("CanReach(%s, %s, %s) = %v, want %v", tt.kind, tt.from, tt.to, got, tt.want)
+		}
+	}
+}
+
 func TestStateMachinesAreConsistent(t *testing.T) {
 	for _, k := range JobKinds {
 		states := States(k)

@@ -248,10 +248,13 @@ type JobStore interface {
 	GetJob(ctx context.Context, id string) (backup.Job, error)
 
 	// UpdateJob is the transaction-function update of one job (see
-	// UpdateVault). fn must not change ID or Kind, and a state change must
-	// be allowed by backup.CanTransition (InvalidRequest otherwise). fn may
-	// set or clear lease fields (a worker clears its lease when it finishes
-	// or requeues the job). Progress set by fn is stored too.
+	// UpdateVault). fn must not change ID or Kind, and the new state must
+	// be reachable from the stored one (backup.CanReach: fn may take
+	// several steps, e.g. RUNNING then COMPLETED; a terminal job never
+	// changes state) — InvalidRequest otherwise. fn may set or clear lease
+	// fields (a worker clears its lease when it requeues the job); a job
+	// that ends in a terminal state loses its lease automatically. Progress
+	// set by fn is stored too.
 	UpdateJob(ctx context.Context, id string, fn func(*backup.Job) error) (backup.Job, error)
 
 	// ListJobs returns one page of the jobs matching f.

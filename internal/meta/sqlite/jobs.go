@@ -144,11 +144,14 @@ func (s *Store) UpdateJob(ctx context.Context, id string, fn func(*backup.Job) e
 		if j.ID != id || j.Kind != kind {
 			return backup.InvalidRequestf("a job's ID and kind cannot be changed")
 		}
-		if j.State != state && !backup.CanTransition(kind, state, j.State) {
+		if j.State != state && !backup.CanReach(kind, state, j.State) {
 			return backup.InvalidRequestf("%s job %s cannot go from %s to %s", strings.ToLower(string(kind)), id, state, j.State)
 		}
 		if err := j.Validate(); err != nil {
 			return err
+		}
+		if j.Terminal() {
+			j.LeaseOwner, j.LeaseExpiry = "", time.Time{}
 		}
 		if err := t.writeJob(&j); err != nil {
 			return err

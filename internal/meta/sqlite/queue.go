@@ -62,7 +62,8 @@ func (s *Store) ClaimJob(ctx context.Context, workerID string, kinds []backup.Jo
 		AND (j.kind NOT IN ('BACKUP', 'COPY') OR NOT EXISTS (
 			SELECT 1 FROM jobs o
 			WHERE o.resource_arn = j.resource_arn AND o.kind IN ('BACKUP', 'COPY') AND o.seq <> j.seq
-			  AND (o.state IN ('RUNNING', 'ABORTING') OR (o.lease_owner IS NOT NULL AND o.lease_expiry_ns > ?))))
+			  AND (o.state IN ('RUNNING', 'ABORTING')
+			       OR (o.state IN ('CREATED', 'PENDING') AND o.lease_owner IS NOT NULL AND o.lease_expiry_ns > ?))))
 		ORDER BY j.created_ns, j.seq
 		LIMIT 1`
 	var out backup.Job

@@ -192,6 +192,7 @@ func (s *Store) Close() error {
 	s.wsem <- struct{}{}
 	_, _ = s.wconn.ExecContext(context.Background(), "PRAGMA wal_checkpoint(TRUNCATE)")
 	errs = append(errs, s.wconn.Close(), s.w.Close())
+	<-s.wsem // writers still waiting see closed and fail
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("sqlite: close: %w", err)
 	}

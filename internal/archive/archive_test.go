@@ -347,3 +347,22 @@ func TestStreamProgress(t *testing.T) {
 		t.Errorf("progress: got %d calls, last %d bytes", calls.Load(), last.Load())
 	}
 }
+
+func TestBackupRootThroughSymlink(t *testing.T) {
+	dir := t.TempDir()
+	real := filepath.Join(dir, "real")
+	os.Mkdir(real, 0o755)
+	os.WriteFile(filepath.Join(real, "f"), []byte("data"), 0o644)
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	r := archivetest.NewMemRepo()
+	res, err := archive.BackupDir(context.Background(), r, link, archive.Options{})
+	if err != nil {
+		t.Fatalf("BackupDir through a symlink: %v", err)
+	}
+	if res.Snapshot.Paths[0] != link || res.Stats.Files != 1 {
+		t.Errorf("got paths %v, %d files; want %s and 1", res.Snapshot.Paths, res.Stats.Files, link)
+	}
+}

@@ -154,9 +154,15 @@ type fileJob struct {
 // snapshot of kind "tree". It returns the result, with warnings for what it
 // skipped; an error means nothing was committed.
 func BackupDir(ctx context.Context, r Repo, root string, opts Options) (*Result, error) {
-	abs, err := filepath.Abs(root)
+	given, err := filepath.Abs(root)
 	if err != nil {
 		return nil, err
+	}
+	// The root may be a symlink to the directory to back up; below it,
+	// nothing is followed.
+	abs, err := filepath.EvalSymlinks(given)
+	if err != nil {
+		return nil, &PathError{Op: "backup", Path: given, Err: err}
 	}
 	var st unix.Stat_t
 	if err := unix.Stat(abs, &st); err != nil {
@@ -256,7 +262,7 @@ func BackupDir(ctx context.Context, r Repo, root string, opts Options) (*Result,
 	meta[MetaRootMtime] = strconv.FormatInt(tsNano(st.Mtim), 10)
 	snap := &Snapshot{
 		Time: start, Kind: KindTree, Root: b.rootID, Parent: opts.Parent,
-		Hostname: opts.Hostname, Paths: []string{abs}, Tags: opts.Tags,
+		Hostname: opts.Hostname, Paths: []string{given}, Tags: opts.Tags,
 		Size: b.st.size.Load(), Files: b.st.files.Load(), Meta: meta,
 	}
 	id, err := r.SaveSnapshot(ctx, snap)

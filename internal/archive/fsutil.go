@@ -101,6 +101,8 @@ func futimens(fd int, atime, mtime int64) error {
 // directory.
 func applyMeta(fd int, n *tree.Node, owners bool) error {
 	var errs []error
+	// A new file's group may come from a setgid directory, so even what we
+	// created is chowned.
 	if owners {
 		if err := unix.Fchown(fd, int(n.UID), int(n.GID)); err != nil {
 			errs = append(errs, &os.SyscallError{Syscall: "fchown", Err: err})

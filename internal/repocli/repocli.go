@@ -686,11 +686,26 @@ func cmdVerify(e *env, fs *flag.FlagSet, loc *location, args []string) error {
 		return err
 	}
 	e.out(rep, func(w io.Writer) {
-		b, _ := json.MarshalIndent(rep, "", "  ")
-		fmt.Fprintf(w, "%s\n", b)
+		fmt.Fprintf(w, "checked %d snapshots, %d packs, %d blobs", rep.Snapshots, rep.Packs, rep.Blobs)
+		if *readData {
+			fmt.Fprintf(w, ", read %s", human(rep.BytesRead))
+		}
+		fmt.Fprintln(w)
+		for _, p := range rep.Problems {
+			fmt.Fprintf(w, "  damaged: %s\n", p)
+		}
+		if rep.Dropped > 0 {
+			fmt.Fprintf(w, "  ... and %d more problems\n", rep.Dropped)
+		}
+		for _, p := range rep.Notices {
+			fmt.Fprintf(w, "  notice: %s\n", p)
+		}
+		if rep.OK() {
+			fmt.Fprintln(w, "no damage found")
+		}
 	})
-	if !rep.OK() {
-		return errors.New("repository damaged (see report)")
+	if err := rep.Error(); err != nil {
+		return err
 	}
 	return nil
 }

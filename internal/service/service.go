@@ -64,6 +64,8 @@ type Service struct {
 	defaultRegion string
 	callerRegion  func(context.Context) (string, bool)
 	maxVaults     int
+	// defaultKeys caches DefaultKeyARN per served region.
+	defaultKeys map[string]string
 }
 
 var _ backupapi.Service = (*Service)(nil)
@@ -111,8 +113,10 @@ func New(d Deps) (*Service, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	s.defaultKeys = make(map[string]string, len(d.Regions))
 	for _, r := range d.Regions {
 		s.regions[r] = true
+		s.defaultKeys[r] = s.DefaultKeyARN(r)
 	}
 	return s, nil
 }
@@ -183,6 +187,9 @@ func (s *Service) now() time.Time {
 // account and region: the same for every such vault of the region, across
 // restarts and nodes.
 func (s *Service) DefaultKeyARN(region string) string {
+	if k, ok := s.defaultKeys[region]; ok {
+		return k
+	}
 	sum := sha256.Sum256([]byte("coffer/default-kms-key/" + s.account + "/" + region))
 	b := sum[:16]
 	b[6] = b[6]&0x0f | 0x40 // version 4 layout, so it looks like a KMS key ID

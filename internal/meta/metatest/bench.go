@@ -2,6 +2,7 @@ package metatest
 
 import (
 	"fmt"
+	"runtime"
 	"sync/atomic"
 	"testing"
 
@@ -9,7 +10,8 @@ import (
 )
 
 // Bench runs the store benchmarks: CreateVault, GetVault and ListVaults,
-// each serial and parallel (b.RunParallel, GOMAXPROCS goroutines), against
+// each serial and parallel (b.RunParallel, GOMAXPROCS goroutines; for
+// CreateVault also 32 concurrent clients, as an API server sees), against
 // stores made by open (empty; the benchmark's cleanup closes them).
 func Bench(b *testing.B, open func(b *testing.B) meta.Store) {
 	const preload = 1000
@@ -33,6 +35,19 @@ func Bench(b *testing.B, open func(b *testing.B) meta.Store) {
 	b.Run("CreateVaultParallel", func(b *testing.B) {
 		s := open(b)
 		var n atomic.Int64
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := s.CreateVault(ctx(), plainVault(fmt.Sprintf("v%09d", n.Add(1))), nil); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+	b.Run("CreateVault32Clients", func(b *testing.B) {
+		s := open(b)
+		var n atomic.Int64
+		b.SetParallelism(max(1, 32/runtime.GOMAXPROCS(0)))
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				if _, err := s.CreateVault(ctx(), plainVault(fmt.Sprintf("v%09d", n.Add(1))), nil); err != nil {

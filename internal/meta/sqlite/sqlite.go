@@ -63,9 +63,12 @@ type Store struct {
 	log   *slog.Logger
 	clock clock.Clock
 	w     *sql.DB   // the writer pool: exactly one connection
-	wconn *sql.Conn // that connection, held for the store's lifetime
-	wsem  chan struct{}
-	r     *sql.DB // read-only connections
+	wconn *sql.Conn // that connection, used only by the writer goroutine
+	r     *sql.DB   // read-only connections
+
+	writes     chan *writeReq // to the writer goroutine
+	quit       chan struct{}  // closed by Close
+	writerDone chan struct{}  // closed when the writer goroutine exits
 
 	mu     sync.Mutex
 	stmts  map[stmtKey]*sql.Stmt
@@ -136,7 +139,8 @@ func OpenFile(ctx context.Context, path string, opts Options) (*Store, error) {
 	if clk == nil {
 		clk = clock.Real{}
 	}
-	s := &Store{path: path, log: log, clock: clk, w: w, wsem: make(chan struct{}, 1), stmts: map[stmtKey]*sql.Stmt{}}
+	s := &Store{path: path, log: log, clock: clk, w: w, stmts: map[stmtKey]*sql.Stmt{},
+		writes: make(chan *writeReq), quit: make(chan struct{}), writerDone: make(chan struct{})}
 	// Writes use this one connection directly, with explicit BEGIN
 	// IMMEDIATE/COMMIT, so that statements prepared on it stay prepared
 	// (database/sql re-prepares a connection's statements inside each Tx).
@@ -145,7 +149,9 @@ func OpenFile(ctx context.Context, path string, opts Options) (*Store, error) {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
+	go s.writer()
 	if err := s.migrate(ctx); err != nil {
+		s.stopWriter()
 		s.wconn.Close()
 		w.Close()
 		return nil, err
@@ -177,6 +183,7 @@ func (s *Store) Close() error {
 	if !s.closed.CompareAndSwap(false, true) {
 		return nil
 	}
+	s.stopWriter()
 	s.mu.Lock()
 	for k, st := range s.stmts {
 		st.Close()
@@ -187,12 +194,12 @@ func (s *Store) Close() error {
 	if s.r != nil {
 		errs = append(errs, s.r.Close())
 	}
-	// Wait for the write in flight, then fold the WAL into the main file
-	// (best effort) so a clean shutdown leaves one self-contained file.
-	s.wsem <- struct{}{}
+	// Finish the batch in flight (queued writers get errClosed), then fold
+	// the WAL into the main file (best effort) so a clean shutdown leaves
+	// one self-contained file.
+	s.stopWriter()
 	_, _ = s.wconn.ExecContext(context.Background(), "PRAGMA wal_checkpoint(TRUNCATE)")
 	errs = append(errs, s.wconn.Close(), s.w.Close())
-	<-s.wsem // writers still waiting see closed and fail
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("sqlite: close: %w", err)
 	}
@@ -203,7 +210,7 @@ func (s *Store) Close() error {
 var errClosed = &backup.Error{Kind: backup.KindUnavailable, Message: "the metadata store is closed"}
 
 // stmt returns the cached prepared statement for query on the writer
-// connection (write; the caller holds wsem) or the reader pool. When the
+// connection (write; only the writer goroutine asks) or the reader pool. When the
 // cache is full it returns nil and the caller runs the query unprepared.
 func (s *Store) stmt(ctx context.Context, write bool, query string) (*sql.Stmt, error) {
 	if s.closed.Load() {
@@ -239,41 +246,180 @@ func (s *Store) stmt(ctx context.Context, write bool, query string) (*sql.Stmt, 
 	return st, nil
 }
 
-// tx runs fn in a write transaction: BEGIN IMMEDIATE on the single writer
-// connection, COMMIT when fn returns nil, ROLLBACK otherwise. Writers queue
-// on wsem (respecting ctx) so that the connection serves one transaction
-// at a time and no writer ever sees SQLITE_BUSY from another writer of this
-// process.
-func (s *Store) tx(ctx context.Context, fn func(*wtx) error) (err error) {
-	select {
-	case s.wsem <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	defer func() { <-s.wsem }()
+// Writes and group commit.
+//
+// Every write runs as a function on the writer goroutine, which owns the
+// single writer connection. It takes the writes that are waiting (up to
+// maxBatch), runs them in one BEGIN IMMEDIATE … COMMIT, each inside its
+// own SAVEPOINT so that a failing one is rolled back alone, and answers
+// every caller only after the COMMIT (or with the COMMIT's error). Under
+// concurrent load this spreads the cost of a commit (WAL frames, locks)
+// over many writes; a lone write runs without savepoint. No writer of this
+// process ever waits on an SQLite lock.
+
+// maxBatch bounds the writes committed together.
+const maxBatch = 64
+
+type writeReq struct {
+	ctx  context.Context
+	fn   func(*wtx) error
+	err  error
+	done chan struct{}
+}
+
+// tx runs fn in a write transaction on the writer goroutine and returns
+// fn's error, or the commit's. Once fn has started it runs to the end (its
+// statements ignore ctx cancellation, so that an interrupt cannot abort the
+// transaction other writes share); a ctx that ends while the write is
+// queued cancels it.
+func (s *Store) tx(ctx context.Context, fn func(*wtx) error) error {
 	if s.closed.Load() {
 		return errClosed
 	}
-	t := &wtx{s: s, ctx: ctx}
-	if _, err := t.exec("BEGIN IMMEDIATE"); err != nil {
-		return err
+	r := &writeReq{ctx: ctx, fn: fn, done: make(chan struct{})}
+	select {
+	case s.writes <- r:
+	case <-s.quit:
+		return errClosed
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	done := false
+	<-r.done
+	return r.err
+}
+
+func (s *Store) stopWriter() {
+	select {
+	case <-s.quit:
+	default:
+		close(s.quit)
+	}
+	<-s.writerDone
+}
+
+// writer is the writer goroutine; Close stops it (stopWriter) and waits.
+func (s *Store) writer() {
+	defer close(s.writerDone)
+	batch := make([]*writeReq, 0, maxBatch)
+	for {
+		select {
+		case r := <-s.writes:
+			batch = append(batch[:0], r)
+		case <-s.quit:
+			for {
+				select {
+				case r := <-s.writes:
+					r.err = errClosed
+					close(r.done)
+				default:
+					return
+				}
+			}
+		}
+		// Let writers that were just answered queue their next write, so
+		// that it joins this batch instead of waiting for the next.
+		runtime.Gosched()
+	gather:
+		for len(batch) < maxBatch {
+			select {
+			case r := <-s.writes:
+				batch = append(batch, r)
+			default:
+				break gather
+			}
+		}
+		s.runBatch(batch)
+		clear(batch)
+	}
+}
+
+// runBatch runs and commits one batch and answers its callers.
+func (s *Store) runBatch(batch []*writeReq) {
 	defer func() {
-		if !done {
-			// fn failed or panicked: undo, on a context that cannot be
-			// cancelled so the connection is always left clean.
-			_, _ = s.wconn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+		for _, r := range batch {
+			close(r.done)
 		}
 	}()
-	if err := fn(t); err != nil {
+	var live []*writeReq
+	for _, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			r.err = err
+			continue
+		}
+		live = append(live, r)
+	}
+	if len(live) == 0 {
+		return
+	}
+	bg := context.Background()
+	exec := func(q string) error {
+		_, err := (&wtx{s: s, ctx: bg}).exec(q)
 		return err
 	}
-	if _, err := s.wconn.ExecContext(context.WithoutCancel(ctx), "COMMIT"); err != nil {
-		return dbErr("commit", err)
+	failAll := func(err error) {
+		_, _ = s.wconn.ExecContext(bg, "ROLLBACK")
+		for _, r := range live {
+			r.err = err
+		}
 	}
-	done = true
-	return nil
+	if err := exec("BEGIN IMMEDIATE"); err != nil {
+		failAll(err)
+		return
+	}
+	single := len(live) == 1
+	committed := 0
+	for _, r := range live {
+		if !single {
+			if err := exec("SAVEPOINT w"); err != nil {
+				failAll(err)
+				return
+			}
+		}
+		err := runFn(r.fn, &wtx{s: s, ctx: context.WithoutCancel(r.ctx)})
+		if err != nil {
+			r.err = err
+			if single {
+				_, _ = s.wconn.ExecContext(bg, "ROLLBACK")
+				return
+			}
+			if rerr := exec("ROLLBACK TO w"); rerr != nil {
+				failAll(rerr)
+				return
+			}
+		} else {
+			committed++
+		}
+		if !single {
+			if err := exec("RELEASE w"); err != nil {
+				failAll(err)
+				return
+			}
+		}
+	}
+	if committed == 0 {
+		_, _ = s.wconn.ExecContext(bg, "ROLLBACK")
+		return
+	}
+	if err := exec("COMMIT"); err != nil {
+		err = dbErr("commit", err)
+		_, _ = s.wconn.ExecContext(bg, "ROLLBACK")
+		for _, r := range live {
+			if r.err == nil {
+				r.err = err
+			}
+		}
+	}
+}
+
+// runFn calls fn, turning a panic into an Internal error so that one bad
+// write cannot take the writer goroutine (and the store) down.
+func runFn(fn func(*wtx) error, t *wtx) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = &backup.Error{Kind: backup.KindInternal, Message: "metadata store: a write failed unexpectedly", Err: fmt.Errorf("panic: %v", p)}
+		}
+	}()
+	return fn(t)
 }
 
 // wtx is a write transaction in progress; its statements run on the writer

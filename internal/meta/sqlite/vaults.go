@@ -2,8 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"strconv"
 
 	"github.com/coffer/coffer/internal/backup"
@@ -41,22 +39,25 @@ func (s *Store) CreateVault(ctx context.Context, v backup.Vault, tags map[string
 		return backup.Vault{}, err
 	}
 	err = s.tx(ctx, func(t *wtx) error {
-		var existing string
-		err := t.queryRow(`SELECT data FROM vaults WHERE region = ? AND account = ? AND name = ?`, k.Region, k.AccountID, k.Name).Scan(&existing)
-		switch {
-		case err == nil:
+		res, err := t.exec(`INSERT INTO vaults (region, account, name, arn, vault_type, shared, created_ns, rp_count, data) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?)
+			ON CONFLICT (region, account, name) DO NOTHING`,
+			k.Region, k.AccountID, k.Name, v.ARN, string(v.VaultType), v.Shared, ns(v.CreationDate), data)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return dbErr("write", err)
+		} else if n == 0 {
+			var existing string
+			if err := t.queryRow(`SELECT data FROM vaults WHERE region = ? AND account = ? AND name = ?`, k.Region, k.AccountID, k.Name).Scan(&existing); err != nil {
+				return dbErr("read", err)
+			}
 			var old backup.Vault
 			if err := decode(existing, &old); err != nil {
 				return err
 			}
 			return &backup.Error{Kind: backup.KindAlreadyExists, Message: "Backup vault with the same name already exists",
 				Arn: old.ARN, CreatorRequestID: old.CreatorRequestID}
-		case !errors.Is(err, sql.ErrNoRows):
-			return dbErr("read", err)
-		}
-		if _, err := t.exec(`INSERT INTO vaults (region, account, name, arn, vault_type, shared, created_ns, rp_count, data) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?)`,
-			k.Region, k.AccountID, k.Name, v.ARN, string(v.VaultType), v.Shared, ns(v.CreationDate), data); err != nil {
-			return err
 		}
 		return t.putTags(v.ARN, tags)
 	})

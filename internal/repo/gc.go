@@ -189,7 +189,7 @@ func (r *Repository) gcPlan(ctx context.Context, opts GCOptions, rep *GCReport) 
 	if err != nil {
 		return nil, err
 	}
-	if err := r.syncIndex(ctx); err != nil {
+	if err := r.syncIndexComplete(ctx); err != nil {
 		return nil, err
 	}
 	v, err := r.newView()
@@ -382,7 +382,7 @@ func (r *Repository) gcComplete(ctx context.Context, plan *gcPlan, opts GCOption
 	if err != nil {
 		return false, err
 	}
-	if err := r.syncIndex(ctx); err != nil {
+	if err := r.syncIndexComplete(ctx); err != nil {
 		return false, err
 	}
 	v, err := r.newView()
@@ -663,4 +663,44 @@ func (r *Repository) repackOne(ctx context.Context, packID ID, blobs []BlobLocat
 	}
 	rep.PacksRepacked++
 	return true, nil
+}
+
+// syncIndexComplete syncs the index and fails if any index object in
+// storage could not be loaded (damaged): GC must never take the packs such
+// an object lists for orphans.
+func (r *Repository) syncIndexComplete(ctx context.Context) error {
+	if err := r.syncIndex(ctx); err != nil {
+		return err
+	}
+	have := r.idx.Names()
+	var bad []string
+	err := r.st.List(ctx, indexPrefix, func(i blob.Info) error {
+		if !have[i.Name] {
+			bad = append(bad, i.Name)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("repo: list index: %w", err)
+	}
+	if len(bad) > 0 {
+		// New objects may have appeared since the sync; sync once more.
+		if err := r.syncIndex(ctx); err != nil {
+			return err
+		}
+		have = r.idx.Names()
+		var still []string
+		for _, n := range bad {
+			if !have[n] {
+				if _, err := r.st.Stat(ctx, n); err == nil {
+					still = append(still, n)
+				}
+			}
+		}
+		if len(still) > 0 {
+			return fmt.Errorf("%w: gc: index objects cannot be read (%s); run check and rebuild-index first",
+				ErrCorrupt, strings.Join(still[:min(len(still), 3)], ", "))
+		}
+	}
+	return nil
 }

@@ -533,3 +533,33 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(p)
 }
+
+// TestGCRefusesDamagedIndex: a damaged index object must stop GC (its packs
+// would otherwise look unindexed and be deleted).
+func TestGCRefusesDamagedIndex(t *testing.T) {
+	ctx := context.Background()
+	st := newMem()
+	r := initRepo(t, st, smallOpts())
+	sid, _ := writeSnapshot(t, r, [][]byte{randData(1, 20<<10)}, nil)
+	r.Close()
+	var names []string
+	st.List(ctx, "index/", func(i blob.Info) error { names = append(names, i.Name); return nil })
+	for _, n := range names {
+		b, _ := blob.ReadAll(ctx, st, n)
+		b[len(b)/2] ^= 1
+		st.Put(ctx, n, b)
+	}
+	r = openRepo(t, st, smallOpts())
+	defer r.Close()
+	if _, err := r.GC(ctx, gcOpts()); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("GC with a damaged index: got %v, want ErrCorrupt", err)
+	}
+	if n := countObjects(t, st, "packs/"); n == 0 {
+		t.Fatal("GC deleted packs")
+	}
+	if _, err := r.RebuildIndex(ctx, RebuildOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	mustGC(t, r, gcOpts())
+	verifySnapshot(t, r, sid, [][]byte{randData(1, 20<<10)})
+}

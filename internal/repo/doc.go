@@ -21,7 +21,14 @@
 //   - Index: where each blob is (pack, offset, length). Persistent as index
 //     objects in storage (the truth, written by the repository after the
 //     packs they list are durable) and, locally, as memory-mapped sorted
-//     segments (package index) — never as a Go map of every blob.
+//     segments (package index) — never as a Go map of every blob. With
+//     Options.CacheDir the segments persist: an Open reads only index
+//     objects it has not seen, and after a garbage collection only the
+//     rewritten objects (tombstoning the deleted packs). Go heap per blob:
+//     zero for the cached index; about 130 bytes for blobs added since, up
+//     to 100,000 of them (then spilled to a segment); about 80 bytes per
+//     blob saved and not yet in an index object (at most 128K of them).
+//     Disk: 52 bytes per blob in the cache, 45 in storage.
 //   - Snapshot: the commit record of one backup: a root TreeBlob plus
 //     metadata. Writing it is the commit point.
 //   - Data key: 32 random bytes per repository, stored only wrapped by a KEK

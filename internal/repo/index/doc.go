@@ -19,8 +19,14 @@
 //     (packs condemned by garbage collection).
 //   - Builder: makes a segment from unsorted entries with an external merge
 //     sort (bounded memory: sorted runs of at most RunEntries entries).
-//   - Cache: a directory holding segments and a manifest naming, per segment,
-//     the index objects whose entries it holds.
+//   - Cache: a directory holding segments and a manifest (authenticated with
+//     a keyed MAC) naming, per segment, the index objects whose entries it
+//     holds, plus tombstones.
+//   - Tombstone (Drop): a pack deleted by garbage collection whose entries
+//     are still in a segment; lookups skip it and the next compaction
+//     removes the entries. Index objects written by garbage collection list
+//     the objects they supersede and the packs they dropped, so a cache is
+//     updated in place instead of being rebuilt after every collection.
 //
 // # Memory and disk per blob
 //

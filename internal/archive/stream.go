@@ -92,7 +92,8 @@ func ticker(c clock.Clock, every time.Duration, progress func(Progress), state f
 			}
 		}
 	}()
-	return func() { close(done); wg.Wait() }
+	var once sync.Once
+	return func() { once.Do(func() { close(done); wg.Wait() }) }
 }
 
 func copyMeta(m map[string]string) map[string]string {
@@ -149,6 +150,10 @@ func BackupStream(ctx context.Context, r Repo, rd io.Reader, name string, opts S
 			newBytes.Add(int64(len(c)))
 		}
 		appendExtent(&content, id, int64(len(c)), false)
+	}
+	stop()
+	if opts.Progress != nil {
+		opts.Progress(Progress{BytesDone: read.Load(), BytesRead: read.Load(), BytesNew: newBytes.Load(), ScanDone: true})
 	}
 	n := tree.Node{Name: name, Type: tree.File, Mode: 0o600, Mtime: start.UnixNano(), Atime: start.UnixNano(), Ctime: start.UnixNano()}
 	n.Size, n.Content = size, content
@@ -362,6 +367,10 @@ func BackupVolume(ctx context.Context, r Repo, path string, opts StreamOptions) 
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	stop()
+	if opts.Progress != nil {
+		opts.Progress(Progress{BytesDone: done.Load(), BytesTotal: size, ScanDone: true, BytesRead: read.Load(), BytesNew: newBytes.Load()})
 	}
 	for i, b := range blocks {
 		l := bs

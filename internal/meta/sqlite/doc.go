@@ -38,11 +38,10 @@
 //     the last checkpoint (seconds of work, at most about 1000 pages of WAL),
 //     but never corrupts the database: it reopens at an earlier consistent
 //     state. What that means for Coffer: a job may reappear RUNNING or
-//     CREATED (the runner resumes or fails it), a recovery point recorded
-//     just before the power cut may be missing (its data in the repository
-//     becomes unreferenced and is garbage-collected; it was never reported
-//     to a client in a later response that survived), a vault created just
-//     before may be missing (the client's retry recreates it).
+//     CREATED (the runner resumes or fails it); a recovery point or vault
+//     recorded just before the power cut may be missing afterwards even
+//     though a client saw it (a missing point's data stays in the
+//     repository, unreferenced, until the repository is pruned).
 //   - FULL fsyncs the WAL on every commit: no committed transaction is lost
 //     even on power loss, at the cost of one fsync per commit (group commit
 //     shares it between concurrent writers, but a single client pays a full

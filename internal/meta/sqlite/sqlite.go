@@ -162,8 +162,16 @@ func OpenFile(ctx context.Context, path string, opts Options) (*Store, error) {
 	rq.Add("_pragma", "foreign_keys(1)")
 	rq.Add("_pragma", "query_only(1)")
 	r, err := sql.Open("sqlite", path+"?"+rq.Encode())
+	if err == nil {
+		err = r.PingContext(ctx)
+	}
 	if err != nil {
+		s.stopWriter()
+		s.wconn.Close()
 		w.Close()
+		if r != nil {
+			r.Close()
+		}
 		return nil, fmt.Errorf("sqlite: open %s for reading: %w", path, err)
 	}
 	r.SetMaxOpenConns(readers)
@@ -183,6 +191,7 @@ func (s *Store) Close() error {
 	if !s.closed.CompareAndSwap(false, true) {
 		return nil
 	}
+	// Finish the batch in flight; writers still queued get errClosed.
 	s.stopWriter()
 	s.mu.Lock()
 	for k, st := range s.stmts {
@@ -194,10 +203,8 @@ func (s *Store) Close() error {
 	if s.r != nil {
 		errs = append(errs, s.r.Close())
 	}
-	// Finish the batch in flight (queued writers get errClosed), then fold
-	// the WAL into the main file (best effort) so a clean shutdown leaves
-	// one self-contained file.
-	s.stopWriter()
+	// Fold the WAL into the main file (best effort) so that a clean
+	// shutdown leaves one self-contained file.
 	_, _ = s.wconn.ExecContext(context.Background(), "PRAGMA wal_checkpoint(TRUNCATE)")
 	errs = append(errs, s.wconn.Close(), s.w.Close())
 	if err := errors.Join(errs...); err != nil {
@@ -210,8 +217,9 @@ func (s *Store) Close() error {
 var errClosed = &backup.Error{Kind: backup.KindUnavailable, Message: "the metadata store is closed"}
 
 // stmt returns the cached prepared statement for query on the writer
-// connection (write; only the writer goroutine asks) or the reader pool. When the
-// cache is full it returns nil and the caller runs the query unprepared.
+// connection (write; only the writer goroutine asks) or the reader pool.
+// When the cache is full it returns nil and the caller runs the query
+// unprepared.
 func (s *Store) stmt(ctx context.Context, write bool, query string) (*sql.Stmt, error) {
 	if s.closed.Load() {
 		return nil, errClosed

@@ -150,10 +150,23 @@ func (c *checker) problem(p Problem) {
 func idp(id ID) *ID { return &id }
 
 // Check verifies the repository and names exactly what is damaged. It
-// returns an error only when it cannot run; damage is in the report.
+// returns an error only when it cannot run (ErrLocked while a GC runs);
+// damage is in the report. It holds the maintenance lock unless the
+// repository is read-only.
 func (r *Repository) Check(ctx context.Context, opts CheckOptions) (*CheckReport, error) {
 	if opts.Workers <= 0 {
 		opts.Workers = 2
+	}
+	// Hold the maintenance lock, so that a concurrent garbage collection
+	// cannot delete packs between reading the index and reading the packs
+	// (which would be reported as missing). Read-only repositories cannot
+	// lock: run check there while no GC runs.
+	if !r.opts.ReadOnly {
+		unlock, err := r.lockMaintenance(ctx, "check", DefaultSessionTimeout)
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
 	}
 	// Snapshots are listed before the index is read: everything a listed
 	// snapshot references was indexed before it was written.

@@ -154,6 +154,7 @@
 // every tree, and (with ReadData) reads every pack: its hash against its
 // name, its trailer against the index, and every blob authenticated,
 // decompressed and re-hashed. Each Problem names the pack, the blob and the
-// snapshots affected. RebuildIndex rewrites the index from the packs'
-// trailers.
+// snapshots affected. Check and RebuildIndex hold the maintenance lock, so
+// no GC deletes packs under them. RebuildIndex rewrites the index from the
+// packs' trailers.
 package repo

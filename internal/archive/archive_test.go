@@ -366,3 +366,19 @@ func TestBackupRootThroughSymlink(t *testing.T) {
 		t.Errorf("got paths %v, %d files; want %s and 1", res.Snapshot.Paths, res.Stats.Files, link)
 	}
 }
+
+func TestTreesAreDeterministic(t *testing.T) {
+	src := archivetest.MakeTestTree(t, archivetest.TreeOptions{Files: 100, SparseSize: -1})
+	r := archivetest.NewMemRepo()
+	a := archivetest.MustBackup(t, r, src, archive.Options{})
+	for i := 0; i < 3; i++ {
+		b := archivetest.MustBackup(t, r, src, archive.Options{Concurrency: 1 + i*3})
+		if b.Snapshot.Root != a.Snapshot.Root {
+			t.Fatalf("backup %d of an unchanged tree: root %s, first was %s", i, b.Snapshot.Root.Short(), a.Snapshot.Root.Short())
+		}
+	}
+	n, err := archive.ResolvePath(context.Background(), r, a.Snapshot.Root, "docs/hl-other-dir")
+	if err != nil || n.Type != tree.Hardlink || n.Target != "a/hl-orig" {
+		t.Errorf("second name of a hard link: got %+v, %v; want a Hardlink to a/hl-orig", n, err)
+	}
+}

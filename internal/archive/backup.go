@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -117,7 +118,13 @@ type backup struct {
 	warnMu   sync.Mutex
 	warnings []Warning
 
-	hardlinks map[devIno]string // walker only
+	hlMu      sync.Mutex
+	hlCands   map[devIno][]hlCand // regular files with more than one link
+
+	qmu         sync.Mutex
+	qcond       *sync.Cond
+	queue       []dirTask // directories waiting to be listed (a stack: depth first)
+	outstanding int       // queued or being listed
 	smallBufs sync.Pool         // of *[]byte, for files read whole
 	bigSem    chan struct{}     // bounds concurrent chunkers
 
@@ -140,6 +147,26 @@ type dirState struct {
 	pending atomic.Int64
 	parent  *dirState
 	idx     int
+}
+
+// dirTask is a directory for a walker to list.
+type dirTask struct {
+	d    *dirState
+	abs  string
+	rel  string
+	prev *ID
+	root bool
+}
+
+// hlCand is a regular file with several links; which of its names is the
+// first in depth-first name order (and holds the content) is decided when
+// the walk is complete.
+type hlCand struct {
+	d    *dirState
+	idx  int
+	abs  string
+	rel  string
+	prev *tree.Node // the file in the parent snapshot, if any
 }
 
 type fileJob struct {
@@ -202,7 +229,7 @@ func BackupDir(ctx context.Context, r Repo, root string, opts Options) (*Result,
 	b := &backup{
 		ctx: cctx, cancel: cancel, r: r, opts: opts, root: abs, log: opts.Logger,
 		fileCh:    make(chan fileJob, 4*opts.Concurrency),
-		hardlinks: make(map[devIno]string),
+		hlCands:   make(map[devIno][]hlCand),
 		rootDone:  make(chan struct{}),
 		minChunk:  r.ChunkMinSize(),
 	}
@@ -231,9 +258,17 @@ func BackupDir(ctx context.Context, r Repo, root string, opts Options) (*Result,
 		}()
 	}
 
-	// The walker runs here.
-	rootDir := &dirState{}
-	b.walkDir(rootDir, abs, "", parentRoot, true)
+	// Walkers list directories concurrently; file content is read by the
+	// workers; hard links are resolved when the walk is complete.
+	b.qcond = sync.NewCond(&b.qmu)
+	b.pushDir(dirTask{d: &dirState{}, abs: abs, prev: parentRoot, root: true})
+	var walkers sync.WaitGroup
+	for i := 0; i < runtime.GOMAXPROCS(0); i++ {
+		walkers.Add(1)
+		go func() { defer walkers.Done(); b.walker() }()
+	}
+	walkers.Wait()
+	b.resolveHardlinks()
 	close(b.fileCh)
 	workers.Wait()
 	close(progDone)
@@ -336,6 +371,40 @@ func (b *backup) openDir(abs string) (*os.File, error) {
 // walkDir lists one directory, dispatches its files, recurses into its
 // subdirectories and arranges for its tree to be saved when all of them are
 // done. prevID is the directory's tree in the parent snapshot, if any.
+func (b *backup) pushDir(t dirTask) {
+	b.qmu.Lock()
+	b.queue = append(b.queue, t)
+	b.outstanding++
+	b.qcond.Signal()
+	b.qmu.Unlock()
+}
+
+// walker lists queued directories until none is queued or being listed.
+func (b *backup) walker() {
+	for {
+		b.qmu.Lock()
+		for len(b.queue) == 0 && b.outstanding > 0 {
+			b.qcond.Wait()
+		}
+		if len(b.queue) == 0 {
+			b.qmu.Unlock()
+			return
+		}
+		t := b.queue[len(b.queue)-1]
+		b.queue = b.queue[:len(b.queue)-1]
+		b.qmu.Unlock()
+
+		b.walkDir(t.d, t.abs, t.rel, t.prev, t.root)
+
+		b.qmu.Lock()
+		b.outstanding--
+		if b.outstanding == 0 {
+			b.qcond.Broadcast()
+		}
+		b.qmu.Unlock()
+	}
+}
+
 func (b *backup) walkDir(d *dirState, abs, rel string, prevID *ID, isRoot bool) {
 	d.pending.Store(1)
 	defer b.release(d)
@@ -414,7 +483,7 @@ func (b *backup) walkDir(d *dirState, abs, rel string, prevID *ID, isRoot bool) 
 			}
 			child := &dirState{rel: crel, parent: d, idx: i}
 			d.pending.Add(1)
-			b.walkDir(child, cabs, crel, sub, false)
+			b.pushDir(dirTask{d: child, abs: cabs, rel: crel, prev: sub})
 		case unix.S_IFLNK:
 			n.Type = tree.Symlink
 			target, err := readlinkat(dirfd, name, int(st.Size))
@@ -430,50 +499,23 @@ func (b *backup) walkDir(d *dirState, abs, rel string, prevID *ID, isRoot bool) 
 			b.st.symlinks.Add(1)
 		case unix.S_IFREG:
 			n.Type = tree.File
-			if st.Nlink > 1 {
-				key := devIno{uint64(st.Dev), st.Ino}
-				if first, ok := b.hardlinks[key]; ok {
-					n.Type = tree.Hardlink
-					n.Target = first
-					n.Size = 0
-					b.xattrs(n, cabs, crel)
-					b.st.hardlinks.Add(1)
-					continue
-				}
-				b.hardlinks[key] = crel
-			}
 			b.xattrs(n, cabs, crel)
-			b.st.files.Add(1)
-			b.st.size.Add(n.Size)
-			b.st.filesTotal.Add(1)
-			b.st.bytesTotal.Add(n.Size)
 			var pn *tree.Node
 			if prev != nil {
 				if p, ok := prev.Find(name); ok && p.Type == tree.File {
 					pn = p
 				}
 			}
-			if pn != nil && b.unchanged(n, pn) {
-				n.Content = pn.Content
-				b.st.filesUnchanged.Add(1)
-				b.st.filesDone.Add(1)
-				b.st.bytesDone.Add(n.Size)
+			if st.Nlink > 1 {
+				// Decided after the walk; hold the directory until then.
+				d.pending.Add(1)
+				key := devIno{uint64(st.Dev), st.Ino}
+				b.hlMu.Lock()
+				b.hlCands[key] = append(b.hlCands[key], hlCand{d: d, idx: i, abs: cabs, rel: crel, prev: pn})
+				b.hlMu.Unlock()
 				continue
 			}
-			if pn != nil {
-				b.st.filesChanged.Add(1)
-			} else {
-				b.st.filesNew.Add(1)
-			}
-			if n.Size == 0 {
-				b.st.filesDone.Add(1)
-				continue
-			}
-			d.pending.Add(1)
-			select {
-			case b.fileCh <- fileJob{dir: d, idx: i, abs: cabs, rel: crel, prev: pn != nil}:
-			case <-b.ctx.Done():
-				d.pending.Add(-1)
+			if !b.fileEntry(d, i, cabs, crel, pn) {
 				return
 			}
 		case unix.S_IFIFO:
@@ -489,6 +531,84 @@ func (b *backup) walkDir(d *dirState, abs, rel string, prevID *ID, isRoot bool) 
 			b.warn(crel, fmt.Sprintf("skipped: unknown file type %#o", st.Mode&unix.S_IFMT))
 			n.Type = 0
 		}
+	}
+}
+
+// fileEntry counts a regular file and either reuses the parent
+// snapshot's content or queues it for reading. It returns false when the
+// backup is cancelled.
+func (b *backup) fileEntry(d *dirState, i int, abs, rel string, pn *tree.Node) bool {
+	n := &d.nodes[i]
+	b.st.files.Add(1)
+	b.st.size.Add(n.Size)
+	b.st.filesTotal.Add(1)
+	b.st.bytesTotal.Add(n.Size)
+	if pn != nil && b.unchanged(n, pn) {
+		n.Content = pn.Content
+		b.st.filesUnchanged.Add(1)
+		b.st.filesDone.Add(1)
+		b.st.bytesDone.Add(n.Size)
+		return true
+	}
+	if pn != nil {
+		b.st.filesChanged.Add(1)
+	} else {
+		b.st.filesNew.Add(1)
+	}
+	if n.Size == 0 {
+		b.st.filesDone.Add(1)
+		return true
+	}
+	d.pending.Add(1)
+	select {
+	case b.fileCh <- fileJob{dir: d, idx: i, abs: abs, rel: rel, prev: pn != nil}:
+		return true
+	case <-b.ctx.Done():
+		d.pending.Add(-1)
+		return false
+	}
+}
+
+// resolveHardlinks gives each multiply-linked inode's content to its first
+// name in depth-first name order; its other names become Hardlink nodes
+// pointing at it.
+func (b *backup) resolveHardlinks() {
+	for _, cands := range b.hlCands {
+		sort.Slice(cands, func(i, j int) bool { return lessPath(cands[i].rel, cands[j].rel) })
+		first := cands[0]
+		if b.ctx.Err() == nil {
+			b.fileEntry(first.d, first.idx, first.abs, first.rel, first.prev)
+		}
+		b.release(first.d)
+		for _, c := range cands[1:] {
+			n := &c.d.nodes[c.idx]
+			n.Type = tree.Hardlink
+			n.Target = first.rel
+			n.Size = 0
+			b.st.hardlinks.Add(1)
+			b.release(c.d)
+		}
+	}
+}
+
+// lessPath orders slash-separated paths depth first by name.
+func lessPath(a, b string) bool {
+	for {
+		ai, bi := strings.IndexByte(a, '/'), strings.IndexByte(b, '/')
+		ae, be := a, b
+		if ai >= 0 {
+			ae = a[:ai]
+		}
+		if bi >= 0 {
+			be = b[:bi]
+		}
+		if ae != be {
+			return ae < be
+		}
+		if ai < 0 || bi < 0 {
+			return ai < 0 && bi >= 0 // a is the prefix: it comes first
+		}
+		a, b = a[ai+1:], b[bi+1:]
 	}
 }
 

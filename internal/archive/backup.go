@@ -118,15 +118,15 @@ type backup struct {
 	warnMu   sync.Mutex
 	warnings []Warning
 
-	hlMu      sync.Mutex
-	hlCands   map[devIno][]hlCand // regular files with more than one link
+	hlMu    sync.Mutex
+	hlCands map[devIno][]hlCand // regular files with more than one link
 
 	qmu         sync.Mutex
 	qcond       *sync.Cond
-	queue       []dirTask // directories waiting to be listed (a stack: depth first)
-	outstanding int       // queued or being listed
-	smallBufs sync.Pool         // of *[]byte, for files read whole
-	bigSem    chan struct{}     // bounds concurrent chunkers
+	queue       []dirTask     // directories waiting to be listed (a stack: depth first)
+	outstanding int           // queued or being listed
+	smallBufs   sync.Pool     // of *[]byte, for files read whole
+	bigSem      chan struct{} // bounds concurrent chunkers
 
 	st struct {
 		files, dirs, symlinks, hardlinks       atomic.Int64
@@ -228,10 +228,10 @@ func BackupDir(ctx context.Context, r Repo, root string, opts Options) (*Result,
 	defer cancel(nil)
 	b := &backup{
 		ctx: cctx, cancel: cancel, r: r, opts: opts, root: abs, log: opts.Logger,
-		fileCh:    make(chan fileJob, 4*opts.Concurrency),
-		hlCands:   make(map[devIno][]hlCand),
-		rootDone:  make(chan struct{}),
-		minChunk:  r.ChunkMinSize(),
+		fileCh:   make(chan fileJob, 4*opts.Concurrency),
+		hlCands:  make(map[devIno][]hlCand),
+		rootDone: make(chan struct{}),
+		minChunk: r.ChunkMinSize(),
 	}
 	b.bigSem = make(chan struct{}, runtime.GOMAXPROCS(0))
 	b.smallBufs.New = func() any { buf := make([]byte, 0, 64<<10); return &buf }

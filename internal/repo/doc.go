@@ -71,8 +71,14 @@
 // fastest zstd level; it is then stored without spending time in zstd.
 // Benchmarks: BenchmarkBackup* (full path chunk → hash → dedup → compress →
 // seal → pack → fsync'd local disk), BenchmarkRestore, BenchmarkLoadBlob,
-// BenchmarkSaveBlobSmall, and the crypto, chunker and index packages'
-// micro-benchmarks.
+// BenchmarkSaveBlobSmall, BenchmarkCompressSeal, and the crypto, chunker and
+// index packages' micro-benchmarks. Measured on the shared 2-vCPU build VM
+// while other builds ran (load average 2–5, so pessimistic): full path
+// 170–340 MB/s for incompressible data and ~240 MB/s for text; restore
+// (ReadPackBlobs) 1.0–1.8 GB/s; LoadBlob 2.3–2.8 GB/s. By component on an
+// idle core: chunker 1.8 GB/s, BLAKE3 2.7 GB/s, XAES-256-GCM 4.9 GB/s,
+// sample-and-seal of incompressible data 3 GB/s, zstd on text 320 MB/s —
+// about 1.5 CPU-ms per MB of incompressible data end to end.
 //
 // # Crash safety
 //

@@ -1,0 +1,116 @@
+package vault
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/coffer/coffer/internal/blob"
+)
+
+// PrefixStore is a blob.Store decorator that keeps its objects under a
+// prefix of another Store: object "n" is stored as prefix + "/" + "n".
+// Several PrefixStores share one inner Store (one connection pool, one
+// directory root); closing a PrefixStore does not close the inner one.
+type PrefixStore struct {
+	inner  blob.Store
+	prefix string // without trailing "/"
+}
+
+var _ blob.Store = (*PrefixStore)(nil)
+
+// NewPrefixStore returns a Store whose objects live under prefix in inner.
+// prefix must be a valid object name (elements of A-Za-z0-9._-).
+func NewPrefixStore(inner blob.Store, prefix string) (*PrefixStore, error) {
+	prefix = strings.Trim(prefix, "/")
+	if err := blob.ValidName(prefix); err != nil {
+		return nil, fmt.Errorf("vault: storage prefix %q: %w", prefix, err)
+	}
+	return &PrefixStore{inner: inner, prefix: prefix}, nil
+}
+
+func (p *PrefixStore) full(name string) (string, error) {
+	if err := blob.ValidName(name); err != nil {
+		return "", err
+	}
+	return p.prefix + "/" + name, nil
+}
+
+// Location returns the inner store's location followed by the prefix.
+func (p *PrefixStore) Location() string {
+	return strings.TrimSuffix(p.inner.Location(), "/") + "/" + p.prefix
+}
+
+// Prefix returns the prefix.
+func (p *PrefixStore) Prefix() string { return p.prefix }
+
+// Put implements blob.Store.
+func (p *PrefixStore) Put(ctx context.Context, name string, data []byte) error {
+	n, err := p.full(name)
+	if err != nil {
+		return err
+	}
+	return p.inner.Put(ctx, n, data)
+}
+
+// PutIfAbsent implements blob.Store.
+func (p *PrefixStore) PutIfAbsent(ctx context.Context, name string, data []byte) error {
+	n, err := p.full(name)
+	if err != nil {
+		return err
+	}
+	return p.inner.PutIfAbsent(ctx, n, data)
+}
+
+// Get implements blob.Store.
+func (p *PrefixStore) Get(ctx context.Context, name string, offset, length int64) (io.ReadCloser, error) {
+	n, err := p.full(name)
+	if err != nil {
+		return nil, err
+	}
+	return p.inner.Get(ctx, n, offset, length)
+}
+
+// Stat implements blob.Store; the Info names the object without the
+// prefix.
+func (p *PrefixStore) Stat(ctx context.Context, name string) (blob.Info, error) {
+	n, err := p.full(name)
+	if err != nil {
+		return blob.Info{}, err
+	}
+	info, err := p.inner.Stat(ctx, n)
+	if err != nil {
+		return blob.Info{}, err
+	}
+	info.Name = name
+	return info, nil
+}
+
+// Delete implements blob.Store.
+func (p *PrefixStore) Delete(ctx context.Context, name string) error {
+	n, err := p.full(name)
+	if err != nil {
+		return err
+	}
+	return p.inner.Delete(ctx, n)
+}
+
+// List implements blob.Store: names are reported without the prefix.
+func (p *PrefixStore) List(ctx context.Context, prefix string, fn func(blob.Info) error) error {
+	if err := blob.ValidPrefix(prefix); err != nil {
+		return err
+	}
+	strip := p.prefix + "/"
+	return p.inner.List(ctx, strip+prefix, func(info blob.Info) error {
+		name, ok := strings.CutPrefix(info.Name, strip)
+		if !ok {
+			return nil
+		}
+		info.Name = name
+		return fn(info)
+	})
+}
+
+// Close does nothing: the inner store belongs to whoever made it.
+func (p *PrefixStore) Close() error { return nil }

@@ -269,6 +269,7 @@ func BackupDir(ctx context.Context, r Repo, root string, opts Options) (*Result,
 	}
 	walkers.Wait()
 	b.resolveHardlinks()
+	b.st.scanDone.Store(true)
 	close(b.fileCh)
 	workers.Wait()
 	close(progDone)
@@ -703,7 +704,6 @@ func (b *backup) release(d *dirState) {
 		}
 		if d.parent == nil {
 			b.rootID = id
-			b.st.scanDone.Store(true)
 			close(b.rootDone)
 			return
 		}

@@ -382,3 +382,24 @@ func TestTreesAreDeterministic(t *testing.T) {
 		t.Errorf("second name of a hard link: got %+v, %v; want a Hardlink to a/hl-orig", n, err)
 	}
 }
+
+func TestValidateIncludes(t *testing.T) {
+	src := archivetest.MakeTestTree(t, archivetest.TreeOptions{Files: 5, SparseSize: -1})
+	r := archivetest.NewMemRepo()
+	res := archivetest.MustBackup(t, r, src, archive.Options{})
+	ctx := context.Background()
+	for _, tc := range []struct {
+		paths []string
+		want  error
+	}{
+		{[]string{"dup1", "a/b"}, nil},
+		{[]string{"dup1", "nope"}, archive.ErrPathNotFound},
+		{[]string{"../x"}, archive.ErrInvalidPath},
+		{[]string{"docs/link-to-dir/x"}, archive.ErrInvalidPath},
+	} {
+		err := archive.ValidateIncludes(ctx, r, res.ID, tc.paths)
+		if tc.want == nil && err != nil || tc.want != nil && !errors.Is(err, tc.want) {
+			t.Errorf("ValidateIncludes(%q): got %v want %v", tc.paths, err, tc.want)
+		}
+	}
+}

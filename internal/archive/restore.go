@@ -127,6 +127,27 @@ func ResolvePath(ctx context.Context, r Repo, root ID, p string) (*tree.Node, er
 	return res.node, nil
 }
 
+// ValidateIncludes checks include paths against a tree snapshot without
+// writing anything, as Restore does first: each must be well formed, must
+// not pass through a symlink, and must exist. The first bad path is
+// returned as a *PathError wrapping ErrInvalidPath or ErrPathNotFound.
+func ValidateIncludes(ctx context.Context, r Repo, snapID ID, paths []string) error {
+	snap, err := r.LoadSnapshot(ctx, snapID)
+	if err != nil {
+		return fmt.Errorf("load snapshot %s: %w", snapID.Short(), err)
+	}
+	if snap.Kind != KindTree {
+		return fmt.Errorf("snapshot %s: %w: kind %q, want %q", snapID.Short(), ErrWrongKind, snap.Kind, KindTree)
+	}
+	rs := &restorer{ctx: ctx, r: r, trees: map[ID]*tree.Tree{}}
+	for _, p := range paths {
+		if _, err := rs.resolve(snap.Root, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (rs *restorer) tree(id ID, p string) (*tree.Tree, error) {
 	if t, ok := rs.trees[id]; ok {
 		return t, nil

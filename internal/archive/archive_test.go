@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -401,5 +402,23 @@ func TestValidateIncludes(t *testing.T) {
 		if tc.want == nil && err != nil || tc.want != nil && !errors.Is(err, tc.want) {
 			t.Errorf("ValidateIncludes(%q): got %v want %v", tc.paths, err, tc.want)
 		}
+	}
+}
+
+func TestRestoreProgress(t *testing.T) {
+	src := archivetest.MakeTestTree(t, archivetest.TreeOptions{Files: 100, SparseSize: -1})
+	r := archivetest.NewMemRepo()
+	res := archivetest.MustBackup(t, r, src, archive.Options{})
+	var mu sync.Mutex
+	var last archive.Progress
+	_, err := archive.Restore(context.Background(), r, res.ID, filepath.Join(t.TempDir(), "r"), archive.RestoreOptions{
+		ProgressInterval: time.Microsecond,
+		Progress:         func(p archive.Progress) { mu.Lock(); last = p; mu.Unlock() },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !last.ScanDone || last.FilesDone != last.FilesTotal || last.FilesTotal == 0 {
+		t.Errorf("final progress: %+v", last)
 	}
 }

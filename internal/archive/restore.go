@@ -87,6 +87,8 @@ type restorer struct {
 	fds      *fdCache
 	stats    RestoreStats
 	size     atomic.Int64
+	total    atomic.Int64 // files planned
+	scanned  atomic.Bool  // all trees walked
 	written  atomic.Int64
 	done     atomic.Int64
 	loaded   atomic.Int64
@@ -350,6 +352,7 @@ func RestoreTree(ctx context.Context, r Repo, root ID, target string, opts Resto
 			}
 		}
 	}
+	rs.scanned.Store(true)
 	// 4. File content, packs fetched concurrently.
 	if err := rs.fetchData(); err != nil {
 		return &rs.stats, err
@@ -390,7 +393,7 @@ func RestoreTree(ctx context.Context, r Repo, root ID, target string, opts Resto
 func (rs *restorer) progress() Progress {
 	return Progress{
 		FilesDone: rs.done.Load(), BytesDone: rs.written.Load(),
-		FilesTotal: int64(len(rs.files)), BytesTotal: rs.size.Load(), ScanDone: true,
+		FilesTotal: rs.total.Load(), BytesTotal: rs.size.Load(), ScanDone: rs.scanned.Load(),
 		BytesRead: rs.written.Load(),
 	}
 }
@@ -568,6 +571,7 @@ func (rs *restorer) createFile(dirfd int, rel string, n *tree.Node) error {
 	}
 	f.remaining.Store(pending)
 	rs.files = append(rs.files, f)
+	rs.total.Add(1)
 	rs.stats.Files++
 	rs.size.Add(n.Size)
 	if pending > 0 {

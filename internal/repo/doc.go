@@ -126,9 +126,13 @@
 //     blob are condemned; packs whose dead bytes reach RepackThreshold have
 //     their live blobs copied (still sealed, after authentication) into new
 //     packs and are condemned; packs no index lists are condemned as
-//     orphans. Write the plan; then list the sessions other than GC's own
-//     and record them in the plan. Every session is either in that list or
-//     was opened after the plan was visible, and then excludes its packs.
+//     orphans. Write the plan; make GC's own Repository exclude its packs;
+//     then list the sessions and record them in the plan. Every session is
+//     either in that list or was opened after the plan was visible, and then
+//     excludes its packs. GC's own session is listed only if it was used for
+//     dedup decisions (a backup on the same Repository); a Repository opened
+//     just to collect garbage completes a plan in one call, while one that
+//     also served backups completes it after it goes idle or is closed.
 //  3. Complete (phase 2, in the same run or a later one): only when no
 //     session recorded in the plan is alive any more (and the plan is older
 //     than GracePeriod). List snapshots created since the plan, then read

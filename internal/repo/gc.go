@@ -147,6 +147,11 @@ func (r *Repository) GC(ctx context.Context, opts GCOptions) (*GCReport, error) 
 		return nil, err
 	}
 	rep := &GCReport{}
+	// This Repository's own dedup decisions must exclude every plan's packs
+	// from here on: see liveSessions.
+	if err := r.refreshPlans(ctx); err != nil {
+		return nil, err
+	}
 	plans, err := r.loadPlans(ctx)
 	if err != nil {
 		return nil, err
@@ -304,6 +309,11 @@ func (r *Repository) gcPlan(ctx context.Context, opts GCOptions, rep *GCReport) 
 	if err := r.putPlan(ctx, plan); err != nil {
 		return nil, err
 	}
+	// Exclude the plan's packs from this Repository's own dedup decisions
+	// before deciding whether its own session must be waited for.
+	if err := r.refreshPlans(ctx); err != nil {
+		return nil, err
+	}
 	if err := r.listPlanSessions(ctx, plan, opts, rep); err != nil {
 		return nil, err
 	}
@@ -322,18 +332,27 @@ func (r *Repository) listPlanSessions(ctx context.Context, plan *gcPlan, opts GC
 	return r.putPlan(ctx, plan)
 }
 
-// liveSessions lists sessions other than this Repository's, expiring those
-// whose heartbeat is older than the session timeout.
+// liveSessions lists the sessions that may hold dedup decisions older than
+// this Repository's current view of the plans, expiring those whose
+// heartbeat is older than the session timeout. This Repository's own
+// session counts only if it was used for dedup decisions (a backup running
+// on the same Repository); a Repository opened just to collect garbage
+// completes a plan in one call. GC refreshes the plans of its own
+// Repository before calling this, so later decisions exclude them.
 func (r *Repository) liveSessions(ctx context.Context, opts GCOptions, rep *GCReport) ([]string, error) {
 	ms, err := r.listSessions(ctx)
 	if err != nil {
 		return nil, err
 	}
 	own := r.sess.ID()
+	ownUsed := r.sess.used.Load()
 	now := r.clk.Now()
 	var alive []string
 	for _, m := range ms {
 		if m.ID == own {
+			if ownUsed {
+				alive = append(alive, m.ID)
+			}
 			continue
 		}
 		if !m.Heartbeat.IsZero() && now.Sub(m.Heartbeat) > opts.SessionTimeout {

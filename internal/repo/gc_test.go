@@ -40,7 +40,6 @@ func TestGCFreesUnreferencedAndKeepsReferenced(t *testing.T) {
 	ctx := context.Background()
 	st := newMem()
 	r := initRepo(t, st, Options{PackSize: 64 << 10, Workers: 2})
-	defer r.Close()
 	var a, b [][]byte
 	for i := 0; i < 5; i++ {
 		a = append(a, randData(uint64(i), 40<<10))
@@ -49,13 +48,15 @@ func TestGCFreesUnreferencedAndKeepsReferenced(t *testing.T) {
 	b = append(b, a[0], a[1]) // shared
 	snapA, _ := writeSnapshot(t, r, a, nil)
 	snapB, _ := writeSnapshot(t, r, b, nil)
+	// The writer's own session holds dedup decisions: GC from it waits.
+	r.DeleteSnapshot(ctx, snapA)
+	if rep := mustGC(t, r, gcOpts()); !rep.Pending || rep.PacksDeleted != 0 {
+		t.Fatalf("GC in the writing Repository: got %+v, want a plan waiting for its own session", rep)
+	}
+	r.Close()
+	r = openRepo(t, st, Options{PackSize: 64 << 10, Workers: 2})
+	defer r.Close()
 	before := storedBytes(t, st)
-	if rep := mustGC(t, r, gcOpts()); rep.PacksDeleted != 0 || rep.Pending {
-		t.Fatalf("GC with nothing to free: got %+v", rep)
-	}
-	if err := r.DeleteSnapshot(ctx, snapA); err != nil {
-		t.Fatal(err)
-	}
 	rep := mustGC(t, r, gcOpts())
 	if rep.Pending || rep.PacksDeleted < 3 || rep.BytesFreed < 3*40<<10 {
 		t.Fatalf("GC: got %+v, want a3..a4 and A's tree freed", rep)
@@ -87,7 +88,6 @@ func TestGCRepacksMostlyDeadPacks(t *testing.T) {
 	ctx := context.Background()
 	st := newMem()
 	r := initRepo(t, st, Options{PackSize: 1 << 20, Workers: 2})
-	defer r.Close()
 	var c [][]byte
 	for i := 0; i < 8; i++ {
 		c = append(c, randData(uint64(i), 100<<10))
@@ -97,6 +97,9 @@ func TestGCRepacksMostlyDeadPacks(t *testing.T) {
 	if err := r.DeleteSnapshot(ctx, snapC); err != nil {
 		t.Fatal(err)
 	}
+	r.Close()
+	r = openRepo(t, st, Options{PackSize: 1 << 20, Workers: 2})
+	defer r.Close()
 	before := storedBytes(t, st)
 	rep := mustGC(t, r, gcOpts())
 	if rep.PacksRepacked != 1 || rep.BlobsRepacked != 1 || rep.PacksDeleted < 2 {
@@ -123,7 +126,6 @@ func TestGCWaitsForWriterAndRescues(t *testing.T) {
 	st := newMem()
 	opts := Options{PackSize: 64 << 10, Workers: 2}
 	r := initRepo(t, st, opts)
-	defer r.Close()
 	var x [][]byte
 	for i := 0; i < 4; i++ {
 		x = append(x, randData(uint64(i), 40<<10))
@@ -132,6 +134,9 @@ func TestGCWaitsForWriterAndRescues(t *testing.T) {
 	if err := r.DeleteSnapshot(ctx, s1); err != nil {
 		t.Fatal(err)
 	}
+	r.Close()
+	r = openRepo(t, st, opts) // the collector: no dedup decisions of its own
+	defer r.Close()
 	w := openRepo(t, st, opts) // its view includes x
 	defer w.Close()
 	rep := mustGC(t, r, gcOpts())
@@ -296,9 +301,11 @@ func TestSessionExpiry(t *testing.T) {
 	clk := clock.NewFake(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
 	opts := Options{PackSize: 64 << 10, Clock: clk, HeartbeatInterval: 24 * time.Hour}
 	g := initRepo(t, st, opts)
-	defer g.Close()
 	s1, _ := writeSnapshot(t, g, [][]byte{randData(1, 1000)}, nil)
 	g.DeleteSnapshot(ctx, s1)
+	g.Close()
+	g = openRepo(t, st, opts)
+	defer g.Close()
 	w := openRepo(t, st, opts)
 	defer w.Close()
 	d := randData(2, 1000)
@@ -562,4 +569,44 @@ func TestGCRefusesDamagedIndex(t *testing.T) {
 	}
 	mustGC(t, r, gcOpts())
 	verifySnapshot(t, r, sid, [][]byte{randData(1, 20<<10)})
+}
+
+// TestGCInWritingRepository: GC on the Repository that is also running a
+// backup must not delete what that backup has deduplicated against.
+func TestGCInWritingRepository(t *testing.T) {
+	ctx := context.Background()
+	st := newMem()
+	opts := Options{PackSize: 64 << 10, Workers: 2}
+	r := initRepo(t, st, opts)
+	x := [][]byte{randData(1, 40<<10), randData(2, 40<<10), randData(3, 40<<10)}
+	s1, _ := writeSnapshot(t, r, x, nil)
+	r.DeleteSnapshot(ctx, s1)
+	// A backup on r reuses x[1] (still in its view), then GC runs on r.
+	if known, _ := r.SaveBlob(ctx, DataBlob, r.Hash(x[1]), x[1]); !known {
+		t.Fatal("x[1] should dedup")
+	}
+	if rep := mustGC(t, r, gcOpts()); !rep.Pending || rep.PacksDeleted != 0 {
+		t.Fatalf("GC during a backup on the same Repository: got %+v, want pending", rep)
+	}
+	// After the plan, r's decisions exclude the condemned packs.
+	if r.HasBlob(DataBlob, r.Hash(x[2])) {
+		t.Fatal("after GC wrote its plan, the Repository still dedups against condemned packs")
+	}
+	tree := encodeTree([]Ref{{DataBlob, r.Hash(x[1])}})
+	r.SaveBlob(ctx, TreeBlob, r.Hash(tree), tree)
+	s2, err := r.SaveSnapshot(ctx, &Snapshot{Kind: "tree", Root: r.Hash(tree)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	g := openRepo(t, st, opts)
+	defer g.Close()
+	rep := mustGC(t, g, gcOpts())
+	if rep.Pending || rep.PacksRescued != 1 {
+		t.Fatalf("GC after the backup: got %+v, want x[1]'s pack rescued", rep)
+	}
+	verifySnapshot(t, g, s2, x[1:2])
+	if c := mustCheck(t, g, true); !c.OK() {
+		t.Fatalf("check: %v", c.Error())
+	}
 }

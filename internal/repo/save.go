@@ -165,7 +165,9 @@ func (s *saver) enqueue(ctx context.Context, key index.Key, mk func() *job, dedu
 	if err := r.writable(); err != nil {
 		return false, err
 	}
-	r.sess.touch()
+	if dedup {
+		r.sess.touch()
+	}
 	s.flushMu.RLock()
 	defer s.flushMu.RUnlock()
 	for {

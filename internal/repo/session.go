@@ -35,6 +35,7 @@ type session struct {
 	id       string
 	started  time.Time
 	active   atomic.Bool // a dedup decision happened since the last heartbeat
+	used     atomic.Bool // a dedup decision happened in this session
 	expired  atomic.Bool
 	disabled bool
 }
@@ -65,6 +66,7 @@ func (s *session) start(ctx context.Context) error {
 
 func (s *session) startLocked(ctx context.Context) error {
 	s.id = randomHex(12)
+	s.used.Store(false)
 	s.started = s.r.clk.Now()
 	if err := s.r.st.Put(ctx, s.name(), s.marker(s.started)); err != nil {
 		return fmt.Errorf("repo: write session marker: %w", err)
@@ -95,7 +97,11 @@ func (s *session) ID() string {
 	return s.id
 }
 
-func (s *session) touch() { s.active.Store(true) }
+// touch records a dedup decision (SaveBlob, HasBlob) under the session.
+func (s *session) touch() {
+	s.active.Store(true)
+	s.used.Store(true)
+}
 
 // heartbeat refreshes the marker. If the marker is gone, a garbage
 // collection expired this session: writes are refused from now on.

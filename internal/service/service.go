@@ -27,7 +27,8 @@ type Deps struct {
 	// Clock tells the time (creation dates, vault lock dates). Default
 	// clock.Real{}.
 	Clock clock.Clock
-	// Logger receives the service's own log records. Default: discard.
+	// Logger receives the service's own records: vault lock changes and
+	// vault deletions at info (an operator's audit trail). Default: discard.
 	Logger *slog.Logger
 	// AccountID is the 12-digit account every ARN carries.
 	AccountID string

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 
 	"github.com/coffer/coffer/internal/api/backupapi"
 	"github.com/coffer/coffer/internal/backup"
@@ -190,7 +191,7 @@ func (s *Service) PutBackupVaultLockConfiguration(ctx context.Context, in *backu
 		return nil, apiError(err)
 	}
 	now := s.now()
-	_, err := s.updateVault(ctx, str(in.BackupVaultName), func(v *backup.Vault) error {
+	v, err := s.updateVault(ctx, str(in.BackupVaultName), func(v *backup.Vault) error {
 		l, err := backup.PutVaultLock(v.Lock, req, now)
 		if err != nil {
 			return err
@@ -201,6 +202,11 @@ func (s *Service) PutBackupVaultLockConfiguration(ctx context.Context, in *backu
 	if err != nil {
 		return nil, apiError(err)
 	}
+	attrs := []slog.Attr{slog.String("vault", v.ARN), slog.String("mode", v.Lock.Mode().String())}
+	if !v.Lock.LockDate.IsZero() {
+		attrs = append(attrs, slog.Time("lock_date", v.Lock.LockDate))
+	}
+	s.log.LogAttrs(ctx, slog.LevelInfo, "vault lock configured", attrs...)
 	return &backupapi.PutBackupVaultLockConfigurationOutput{}, nil
 }
 
@@ -209,7 +215,7 @@ func (s *Service) PutBackupVaultLockConfiguration(ctx context.Context, in *backu
 // Removing a lock the vault does not have succeeds.
 func (s *Service) DeleteBackupVaultLockConfiguration(ctx context.Context, in *backupapi.DeleteBackupVaultLockConfigurationInput) (*backupapi.DeleteBackupVaultLockConfigurationOutput, error) {
 	now := s.now()
-	_, err := s.updateVault(ctx, str(in.BackupVaultName), func(v *backup.Vault) error {
+	v, err := s.updateVault(ctx, str(in.BackupVaultName), func(v *backup.Vault) error {
 		if err := backup.CheckDeleteVaultLock(v.Lock, now); err != nil {
 			return err
 		}
@@ -219,5 +225,6 @@ func (s *Service) DeleteBackupVaultLockConfiguration(ctx context.Context, in *ba
 	if err != nil {
 		return nil, apiError(err)
 	}
+	s.log.LogAttrs(ctx, slog.LevelInfo, "vault lock removed", slog.String("vault", v.ARN))
 	return &backupapi.DeleteBackupVaultLockConfigurationOutput{}, nil
 }

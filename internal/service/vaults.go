@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"errors"
+	"log/slog"
 
 	"github.com/coffer/coffer/internal/api/backupapi"
 	"github.com/coffer/coffer/internal/backup"
@@ -282,6 +283,7 @@ func (s *Service) deleteBackupVault(ctx context.Context, in *backupapi.DeleteBac
 	var e *backup.Error
 	switch {
 	case err == nil:
+		s.log.LogAttrs(ctx, slog.LevelInfo, "vault deleted", slog.String("vault", v.ARN))
 		return nil
 	case asKind(err, backup.KindNotFound, &e):
 		return vaultNotFound(key)

@@ -15,7 +15,8 @@ func snapshotName(id ID) string { return snapshotPrefix + id.String() }
 // SaveSnapshot is the commit point of a backup. It flushes (every saved blob
 // becomes durable and indexed), checks that the root tree is stored and that
 // this writer's session is still valid, then writes the snapshot, durable on
-// return. A crash before the write leaves only unreferenced data.
+// return. A crash before the write leaves only unreferenced data. A zero
+// Time is set to the current time in the stored record.
 func (r *Repository) SaveSnapshot(ctx context.Context, sn *Snapshot) (ID, error) {
 	if sn == nil {
 		return ID{}, errors.New("repo: save snapshot: nil snapshot")
@@ -35,7 +36,11 @@ func (r *Repository) SaveSnapshot(ctx context.Context, sn *Snapshot) (ID, error)
 	if err := r.sess.checkAlive(ctx); err != nil {
 		return ID{}, fmt.Errorf("repo: save snapshot: %w", err)
 	}
-	plain, err := json.Marshal(sn)
+	rec := *sn
+	if rec.Time.IsZero() {
+		rec.Time = r.clk.Now().UTC()
+	}
+	plain, err := json.Marshal(&rec)
 	if err != nil {
 		return ID{}, fmt.Errorf("repo: save snapshot: %w", err)
 	}

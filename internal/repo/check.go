@@ -45,6 +45,7 @@ const (
 	IndexMismatch   ProblemKind = "index-mismatch"   // a pack's trailer and the index disagree
 	IndexCorrupt    ProblemKind = "index-corrupt"    // an index object is damaged
 	SnapshotCorrupt ProblemKind = "snapshot-corrupt" // a snapshot object is damaged
+	GCPlanCorrupt   ProblemKind = "gc-plan-corrupt"  // a garbage collection plan is damaged (GC refuses to run)
 	PackUnindexed   ProblemKind = "pack-unindexed"   // notice: a pack no index lists (garbage, or a backup in progress)
 	GCPending       ProblemKind = "gc-pending"       // notice: a garbage collection plan waits
 )
@@ -219,10 +220,14 @@ func (r *Repository) Check(ctx context.Context, opts CheckOptions) (*CheckReport
 			c.rep.Notices = append(c.rep.Notices, Problem{Kind: PackUnindexed, Pack: idp(id), Detail: "not in the index (removed by GC unless a backup is still writing it)"})
 		}
 	}
-	if plans, err := r.loadPlans(ctx); err == nil {
+	if plans, err := r.loadPlans(ctx, true); err == nil {
 		for _, p := range plans {
 			c.rep.Notices = append(c.rep.Notices, Problem{Kind: GCPending, Detail: fmt.Sprintf("plan %s condemns %d packs", p.ID, len(p.Packs)+len(p.Orphans))})
 		}
+	} else if errors.Is(err, ErrCorrupt) {
+		c.problem(Problem{Kind: GCPlanCorrupt, Detail: err.Error()})
+	} else {
+		return nil, err
 	}
 	if opts.ReadData {
 		if err := c.readAll(ctx, stored); err != nil {

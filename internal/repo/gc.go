@@ -92,9 +92,11 @@ func (r *Repository) putPlan(ctx context.Context, p *gcPlan) error {
 	return nil
 }
 
-// loadPlans reads every gc plan. An unreadable plan is an error: its packs
-// would otherwise be used by writers while a later GC deletes them.
-func (r *Repository) loadPlans(ctx context.Context) ([]*gcPlan, error) {
+// loadPlans reads every gc plan. With strict (GC), an unreadable plan is an
+// error: GC cannot know which packs it condemned. Otherwise (writers) it is
+// skipped with an error log: no GC can complete a plan it cannot read, so
+// its packs are not deleted and writers may keep using them.
+func (r *Repository) loadPlans(ctx context.Context, strict bool) ([]*gcPlan, error) {
 	var names []string
 	if err := r.st.List(ctx, gcPlanPrefix, func(i blob.Info) error { names = append(names, i.Name); return nil }); err != nil {
 		return nil, fmt.Errorf("repo: list gc plans: %w", err)
@@ -105,12 +107,21 @@ func (r *Repository) loadPlans(ctx context.Context) ([]*gcPlan, error) {
 		if errors.Is(err, blob.ErrNotFound) {
 			continue
 		}
+		var p gcPlan
+		if err == nil {
+			if jerr := json.Unmarshal(plain, &p); jerr != nil || p.name() != n {
+				err = fmt.Errorf("%w: gc plan %s does not parse", ErrCorrupt, n)
+			}
+		}
+		if errors.Is(err, ErrCorrupt) && !strict {
+			r.log.Error("ignoring a damaged gc plan; delete it (no GC can complete it)", "name", n, "err", err)
+			continue
+		}
+		if errors.Is(err, ErrCorrupt) {
+			return nil, fmt.Errorf("repo: gc plan %s is damaged: %w; delete that object and run GC again (its work is redone)", n, err)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("repo: read gc plan %s: %w", n, err)
-		}
-		var p gcPlan
-		if err := json.Unmarshal(plain, &p); err != nil || p.name() != n {
-			return nil, fmt.Errorf("%w: gc plan %s", ErrCorrupt, n)
 		}
 		out = append(out, &p)
 	}
@@ -152,7 +163,7 @@ func (r *Repository) GC(ctx context.Context, opts GCOptions) (*GCReport, error) 
 	if err := r.refreshPlans(ctx); err != nil {
 		return nil, err
 	}
-	plans, err := r.loadPlans(ctx)
+	plans, err := r.loadPlans(ctx, true)
 	if err != nil {
 		return nil, err
 	}

@@ -610,3 +610,37 @@ func TestGCInWritingRepository(t *testing.T) {
 		t.Fatalf("check: %v", c.Error())
 	}
 }
+
+// TestDamagedPlan: writers ignore a damaged GC plan, GC and Check report it.
+func TestDamagedPlan(t *testing.T) {
+	ctx := context.Background()
+	st := newMem()
+	r := initRepo(t, st, smallOpts())
+	s1, _ := writeSnapshot(t, r, [][]byte{randData(1, 20<<10)}, nil)
+	r.DeleteSnapshot(ctx, s1)
+	r.Close()
+	w := openRepo(t, st, smallOpts()) // keeps the plan pending
+	g := openRepo(t, st, smallOpts())
+	if rep := mustGC(t, g, gcOpts()); !rep.Pending {
+		t.Fatalf("got %+v, want a pending plan", rep)
+	}
+	w.Close()
+	var plan string
+	st.List(ctx, "gc/", func(i blob.Info) error { plan = i.Name; return nil })
+	b, _ := blob.ReadAll(ctx, st, plan)
+	b[len(b)-3] ^= 1
+	st.Put(ctx, plan, b)
+	w = openRepo(t, st, smallOpts())
+	w.Close()
+	if _, err := g.GC(ctx, gcOpts()); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), plan) {
+		t.Fatalf("GC with a damaged plan: got %v, want ErrCorrupt naming %s", err, plan)
+	}
+	if c := mustCheck(t, g, false); !findProblem(c, GCPlanCorrupt, nil, nil, nil) {
+		t.Fatalf("check: got %v, want gc-plan-corrupt", c.Problems)
+	}
+	st.Delete(ctx, plan)
+	if rep := mustGC(t, g, gcOpts()); rep.Pending || rep.PacksDeleted == 0 {
+		t.Fatalf("GC after deleting the damaged plan: got %+v", rep)
+	}
+	g.Close()
+}

@@ -226,7 +226,7 @@ func (r *Repository) listSessions(ctx context.Context) ([]sessionMarker, error) 
 // refreshPlans loads the garbage collection plans and excludes their
 // condemned packs from lookups.
 func (r *Repository) refreshPlans(ctx context.Context) error {
-	plans, err := r.loadPlans(ctx)
+	plans, err := r.loadPlans(ctx, false)
 	if err != nil {
 		return err
 	}

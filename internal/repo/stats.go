@@ -55,7 +55,7 @@ func (r *Repository) Stats(ctx context.Context) (*Stats, error) {
 		}
 	}
 	st.IndexBytes = r.idx.Stats().Bytes
-	if plans, err := r.loadPlans(ctx); err == nil {
+	if plans, err := r.loadPlans(ctx, false); err == nil {
 		st.GCPlans = len(plans)
 	}
 	return st, nil

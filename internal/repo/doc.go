@@ -155,6 +155,10 @@
 // confirm each with HasBlob, which answers false for blobs only in
 // condemned packs.
 //
+// A damaged plan is ignored by writers (no GC can complete a plan it cannot
+// read, so its packs stay) and makes GC stop with a message naming it; Check
+// reports it; deleting it is safe.
+//
 // GC memory: one bit per index entry for marks, one int64 pair per pack,
 // the marking stack, and one merged, memory-mapped copy of the index.
 //

@@ -44,7 +44,10 @@ type env struct {
 	svc   *service.Service
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { return newEnvWith(t, nil) }
+
+// newEnvWith is newEnv with Deps adjusted by tune (nil: as is).
+func newEnvWith(t *testing.T, tune func(*service.Deps)) *env {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	store, err := sqlite.Open(ctx, t.TempDir(), sqlite.Options{})
@@ -52,7 +55,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatalf("open store: %v", err)
 	}
 	fake := clock.NewFake(time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC))
-	svc, err := service.New(service.Deps{
+	deps := service.Deps{
 		Store:         store,
 		Clock:         fake,
 		AccountID:     testAccount,
@@ -62,7 +65,11 @@ func newEnv(t *testing.T) *env {
 			id, ok := server.IdentityFrom(ctx)
 			return id.Region, ok
 		},
-	})
+	}
+	if tune != nil {
+		tune(&deps)
+	}
+	svc, err := service.New(deps)
 	if err != nil {
 		t.Fatalf("service.New: %v", err)
 	}

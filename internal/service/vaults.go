@@ -111,9 +111,13 @@ func checkCreatorRequestID(id string) error {
 }
 
 // checkVaultQuota refuses a create when the region already holds
-// MaxVaultsPerRegion vaults.
+// MaxVaultsPerRegion vaults. A create of a name that exists is let through:
+// CreateVault answers it (AlreadyExists, or the vault for a retry).
 func (s *Service) checkVaultQuota(ctx context.Context, key backup.VaultKey) error {
 	if s.maxVaults <= 0 {
+		return nil
+	}
+	if _, err := s.store.GetVault(ctx, key); err == nil {
 		return nil
 	}
 	f := meta.VaultFilter{Region: key.Region, AccountID: key.AccountID}

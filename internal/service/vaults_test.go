@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/backup/types"
 
 	domain "github.com/coffer/coffer/internal/backup"
+	"github.com/coffer/coffer/internal/service"
 )
 
 func TestVaultRoundTrip(t *testing.T) {
@@ -377,5 +378,29 @@ func TestDeleteNonEmptyVault(t *testing.T) {
 	}
 	if _, err := c.DeleteBackupVault(ctx, &backup.DeleteBackupVaultInput{BackupVaultName: aws.String("full")}); err != nil {
 		t.Errorf("deleting the emptied vault: %v", err)
+	}
+}
+
+func TestVaultQuota(t *testing.T) {
+	e := newEnvWith(t, func(d *service.Deps) { d.MaxVaultsPerRegion = 2 })
+	c := e.client("us-east-1")
+	ctx := context.Background()
+	for _, name := range []string{"q1", "q2"} {
+		if _, err := c.CreateBackupVault(ctx, &backup.CreateBackupVaultInput{BackupVaultName: aws.String(name), CreatorRequestId: aws.String("req-" + name)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := c.CreateBackupVault(ctx, &backup.CreateBackupVaultInput{BackupVaultName: aws.String("q3")})
+	wantAPIError(t, err, "LimitExceededException", "2")
+	// At the quota, a retry still answers with the vault and a duplicate
+	// still is AlreadyExists.
+	if _, err := c.CreateBackupVault(ctx, &backup.CreateBackupVaultInput{BackupVaultName: aws.String("q2"), CreatorRequestId: aws.String("req-q2")}); err != nil {
+		t.Errorf("retry at the quota: %v", err)
+	}
+	_, err = c.CreateBackupVault(ctx, &backup.CreateBackupVaultInput{BackupVaultName: aws.String("q2"), CreatorRequestId: aws.String("other")})
+	as[*types.AlreadyExistsException](t, err)
+	// The quota is per region.
+	if _, err := e.client("us-west-2").CreateBackupVault(ctx, &backup.CreateBackupVaultInput{BackupVaultName: aws.String("q3")}); err != nil {
+		t.Errorf("another region: %v", err)
 	}
 }

@@ -392,6 +392,12 @@ type RestoreDetails struct {
 	// CreatedResourceArn is the restored resource, set when the job
 	// creates it.
 	CreatedResourceArn string `json:"createdResourceArn,omitempty"`
+	// Target is where the current attempt writes, recorded before it
+	// writes anything so that cleaning up after a crash (possibly on
+	// another node) finds it: the aws-backup-restore_<timestamp> directory
+	// of an EFS restore, the image file of an EBS restore, the staging
+	// database of an RDS restore. Internal: never returned by the API.
+	Target string `json:"target,omitempty"`
 }
 
 // PercentDone returns the PercentDone string ("0.0" … "100.0").

@@ -409,6 +409,7 @@ func cmdBackup(e *env, fs *flag.FlagSet, loc *location, args []string) error {
 	host := fs.String("host", "", "hostname to record (default: this host)")
 	skip := fs.Bool("skip-unreadable", false, "skip unreadable files with a warning instead of failing")
 	progress := fs.Bool("progress", false, "print progress to stderr")
+	concurrency := fs.Int("concurrency", 0, "files read at once (default 2×CPUs)")
 	tags, meta := kvFlag{}, kvFlag{}
 	fs.Var(tags, "tag", "KEY=VALUE tag (repeatable)")
 	fs.Var(meta, "meta", "KEY=VALUE metadata (repeatable)")
@@ -477,7 +478,7 @@ func cmdBackup(e *env, fs *flag.FlagSet, loc *location, args []string) error {
 			Paths: []string{src}, Tags: tags, Meta: meta, Progress: prog, Logger: e.log})
 	default:
 		res, err = archive.BackupDir(e.ctx, a, src, archive.Options{Parent: parentID, Hostname: *host, Tags: tags,
-			Meta: meta, SkipUnreadable: *skip, Progress: prog, Logger: e.log})
+			Meta: meta, SkipUnreadable: *skip, Progress: prog, Logger: e.log, Concurrency: *concurrency})
 	}
 	if err != nil {
 		return err

@@ -46,6 +46,11 @@ type Deps struct {
 	// atomic with the create: concurrent creates may overshoot by the
 	// number of concurrent calls.
 	MaxVaultsPerRegion int
+	// Data is what the operations that move data need: the job runner,
+	// the vault repositories, the resources and their connectors
+	// (datadeps.go). Its zero value leaves those operations answering
+	// ServiceUnavailableException.
+	Data DataDeps
 }
 
 // Service implements backupapi.Service. Operations it does not define
@@ -67,6 +72,8 @@ type Service struct {
 	maxVaults     int
 	// defaultKeys caches DefaultKeyARN per served region.
 	defaultKeys map[string]string
+	// data holds Deps.Data with defaults (datadeps.go).
+	data dataDeps
 }
 
 var _ backupapi.Service = (*Service)(nil)
@@ -118,6 +125,9 @@ func New(d Deps) (*Service, error) {
 	for _, r := range d.Regions {
 		s.regions[r] = true
 		s.defaultKeys[r] = s.DefaultKeyARN(r)
+	}
+	if err := s.initData(d.Data); err != nil {
+		return nil, err
 	}
 	return s, nil
 }

@@ -98,6 +98,15 @@ type RestoreRequest struct {
 	// Database is, for RDS, the name of the new database (it must not
 	// exist).
 	Database string
+	// Staging is, for RDS, the name of the database the dump is restored
+	// into before it is renamed to Database, so that Database never holds
+	// a partial restore; "" derives one from Database. A caller that must
+	// clean up after a crash (Discarder) chooses it and remembers it.
+	Staging string
+	// Size is, for EBS, the new image's size when it is to be larger than
+	// the snapshot's (a bigger volume; the extra space is a hole); 0 keeps
+	// the snapshot's size. A smaller size is an error.
+	Size int64
 	// Include lists paths to restore (EFS only); empty means everything.
 	Include []string
 	// Overwrite replaces existing files (EFS) or an existing image (EBS).
@@ -115,6 +124,11 @@ type RestoreResult struct {
 	// Bytes is the size of the restored data; Files the number of files
 	// (1 for volumes and databases).
 	Bytes, Files int64
+	// Target is the Target of the resource the restore created, for
+	// registering it (backup.Resource.Target): the directory, the image
+	// file, or for RDS the connection string of the new database (it may
+	// hold a password: never log it).
+	Target string
 }
 
 // Source reads a resource for backups.
@@ -137,6 +151,27 @@ type Target interface {
 	// the target. On error what was written stays (the caller removes or
 	// reports it).
 	Restore(ctx context.Context, req RestoreRequest) (*RestoreResult, error)
+}
+
+// TargetChecker is implemented by Targets that can tell, before a restore
+// job is accepted, that its restore would be refused.
+type TargetChecker interface {
+	// CheckTarget reports whether req (Snapshot and Repo are not needed)
+	// could be restored now: nil, an error wrapping ErrTargetExists when
+	// its final target exists (a database of that name), or another error
+	// when that cannot be told now (a server that does not answer). It
+	// changes nothing.
+	CheckTarget(ctx context.Context, req RestoreRequest) error
+}
+
+// Discarder is implemented by Targets whose interrupted restores can leave
+// something behind that only they know how to remove (a staging database).
+type Discarder interface {
+	// Discard removes what an interrupted or failed Restore of req left
+	// behind (req.Staging must be the name that Restore used). It never
+	// removes req's final target. It is idempotent: nothing left behind is
+	// not an error.
+	Discard(ctx context.Context, req RestoreRequest) error
 }
 
 // Connector is a Source and a Target for one resource type.

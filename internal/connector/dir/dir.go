@@ -141,7 +141,7 @@ func (c *Connector) Restore(ctx context.Context, req connector.RestoreRequest) (
 		}
 		return nil, err
 	}
-	return &connector.RestoreResult{Bytes: st.Size, Files: st.Files}, nil
+	return &connector.RestoreResult{Bytes: st.Size, Files: st.Files, Target: req.Target}, nil
 }
 
 func restoreProgress(p archive.Progress) connector.Progress {

@@ -36,6 +36,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/coffer/coffer/internal/archive"
 	"github.com/coffer/coffer/internal/backup"
@@ -314,41 +315,232 @@ func (c *Connector) Backup(ctx context.Context, r backup.Resource, req connector
 
 var dbNameRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]{0,62}$`)
 
+// ValidDatabaseName reports whether name can be a restored database's name:
+// 1 to 63 letters, digits, '_' and '-', not starting with a digit.
+func ValidDatabaseName(name string) bool { return dbNameRe.MatchString(name) }
+
+var (
+	_ connector.TargetChecker = (*Connector)(nil)
+	_ connector.Discarder     = (*Connector)(nil)
+)
+
+// staging returns the staging database name of req.
+func staging(req connector.RestoreRequest) string {
+	if req.Staging != "" {
+		return req.Staging
+	}
+	s := "coffer_restore_" + req.Database
+	if len(s) > 63 {
+		s = s[:63]
+	}
+	return s
+}
+
+// checkNames validates the database and staging names of req.
+func checkNames(req connector.RestoreRequest) error {
+	if !dbNameRe.MatchString(req.Database) {
+		return fmt.Errorf("invalid database name %q: 1 to 63 letters, digits, '_' and '-', not starting with a digit", req.Database)
+	}
+	if st := staging(req); !dbNameRe.MatchString(st) || st == req.Database {
+		return fmt.Errorf("invalid staging database name %q", st)
+	}
+	return nil
+}
+
+// connectTarget connects to the server of req.Target.
+func (c *Connector) connectTarget(ctx context.Context, req connector.RestoreRequest) (*target, *pgx.Conn, error) {
+	t, err := c.parse(req.Target)
+	if err != nil {
+		return nil, nil, err
+	}
+	conn, err := pgx.ConnectConfig(ctx, t.cfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: restore target %s does not answer: %v", connector.ErrUnavailable, t.label(), safeErr(err))
+	}
+	return t, conn, nil
+}
+
+func dbExists(ctx context.Context, conn *pgx.Conn, t *target, name string) (bool, error) {
+	var exists bool
+	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, name).Scan(&exists); err != nil {
+		return false, fmt.Errorf("restore target %s: %v", t.label(), safeErr(err))
+	}
+	return exists, nil
+}
+
+// CheckTarget reports ErrTargetExists when database req.Database exists on
+// the server of req.Target.
+func (c *Connector) CheckTarget(ctx context.Context, req connector.RestoreRequest) error {
+	if err := checkNames(req); err != nil {
+		return err
+	}
+	t, conn, err := c.connectTarget(ctx, req)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	exists, err := dbExists(ctx, conn, t, req.Database)
+	if err != nil {
+		return err
+	}
+	if exists {
+		return fmt.Errorf("%w: database %q exists on %s:%d", connector.ErrTargetExists, req.Database, t.cfg.Host, t.cfg.Port)
+	}
+	return nil
+}
+
+// Discard drops the staging database of req, if it exists.
+func (c *Connector) Discard(ctx context.Context, req connector.RestoreRequest) error {
+	if err := checkNames(req); err != nil {
+		return err
+	}
+	t, conn, err := c.connectTarget(ctx, req)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	return dropDatabase(ctx, conn, t, staging(req))
+}
+
+// dropDatabase drops a database, cutting off any session still connected
+// to it (a pg_restore killed with its process).
+func dropDatabase(ctx context.Context, conn *pgx.Conn, t *target, name string) error {
+	_, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
+	if err != nil {
+		return fmt.Errorf("drop database %q on %s: %v", name, t.label(), safeErr(err))
+	}
+	return nil
+}
+
 // Restore creates database req.Database on the server of req.Target and
-// restores the dump into it.
+// restores the dump into it: into a staging database first (req.Staging),
+// renamed to req.Database only when pg_restore has succeeded, so that
+// req.Database never holds a partial restore. A failed restore drops the
+// staging database.
 func (c *Connector) Restore(ctx context.Context, req connector.RestoreRequest) (*connector.RestoreResult, error) {
 	if len(req.Include) > 0 {
 		return nil, fmt.Errorf("%w: include paths for a database restore", connector.ErrNotSupported)
 	}
-	if !dbNameRe.MatchString(req.Database) {
-		return nil, fmt.Errorf("invalid database name %q: 1 to 63 letters, digits, '_' and '-', not starting with a digit", req.Database)
+	if err := checkNames(req); err != nil {
+		return nil, err
 	}
-	t, err := c.parse(req.Target)
+	t, conn, err := c.connectTarget(ctx, req)
 	if err != nil {
 		return nil, err
 	}
-	conn, err := pgx.ConnectConfig(ctx, t.cfg)
-	if err != nil {
-		return nil, fmt.Errorf("%w: restore target %s does not answer: %v", connector.ErrUnavailable, t.label(), safeErr(err))
-	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	var exists bool
-	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, req.Database).Scan(&exists); err != nil {
-		return nil, fmt.Errorf("restore target %s: %v", t.label(), safeErr(err))
+	exists, err := dbExists(ctx, conn, t, req.Database)
+	if err != nil {
+		return nil, err
 	}
 	if exists {
 		return nil, fmt.Errorf("%w: database %q exists on %s:%d", connector.ErrTargetExists, req.Database, t.cfg.Host, t.cfg.Port)
 	}
-	ident := pgx.Identifier{req.Database}.Sanitize()
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+ident+" TEMPLATE template0"); err != nil {
-		return nil, fmt.Errorf("create database %q: %v", req.Database, safeErr(err))
-	}
-	n, err := c.pgRestore(ctx, t, req)
-	if err != nil {
-		_, _ = conn.Exec(context.WithoutCancel(ctx), "DROP DATABASE IF EXISTS "+ident)
+	stage := staging(req)
+	if err := dropDatabase(ctx, conn, t, stage); err != nil { // a leftover of an earlier attempt
 		return nil, err
 	}
-	return &connector.RestoreResult{Bytes: n, Files: 1}, nil
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{stage}.Sanitize()+" TEMPLATE template0"); err != nil {
+		return nil, fmt.Errorf("create database %q: %v", stage, safeErr(err))
+	}
+	sreq := req
+	sreq.Database = stage
+	n, err := c.pgRestore(ctx, t, sreq)
+	if err == nil {
+		_, err = conn.Exec(ctx, "ALTER DATABASE "+pgx.Identifier{stage}.Sanitize()+" RENAME TO "+pgx.Identifier{req.Database}.Sanitize())
+		if err != nil {
+			var pe *pgconn.PgError
+			if errors.As(err, &pe) && pe.Code == "42P04" { // duplicate_database: created meanwhile
+				err = fmt.Errorf("%w: database %q was created on %s:%d while the restore ran", connector.ErrTargetExists, req.Database, t.cfg.Host, t.cfg.Port)
+			} else {
+				err = fmt.Errorf("rename database %q to %q: %v", stage, req.Database, safeErr(err))
+			}
+		}
+	}
+	if err != nil {
+		_ = dropDatabase(context.WithoutCancel(ctx), conn, t, stage)
+		return nil, err
+	}
+	dsn, err := WithDatabase(req.Target, req.Database)
+	if err != nil {
+		return nil, err
+	}
+	return &connector.RestoreResult{Bytes: n, Files: 1, Target: dsn}, nil
+}
+
+// WithDatabase returns the connection string dsn (URL or key=value form)
+// with its database replaced by db. It never returns dsn's text in an
+// error (it may hold a password).
+func WithDatabase(dsn, db string) (string, error) {
+	if u, err := url.Parse(dsn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
+		u.Path = "/" + db
+		u.RawPath = ""
+		return u.String(), nil
+	}
+	if _, err := pgx.ParseConfig(dsn); err != nil {
+		return "", errors.New("the connection string does not parse")
+	}
+	// key=value: drop any dbname setting and append ours. Values may be
+	// quoted with single quotes and backslash escapes.
+	var out []string
+	for _, kv := range splitKV(dsn) {
+		k, _, _ := strings.Cut(kv, "=")
+		if strings.TrimSpace(k) == "dbname" {
+			continue
+		}
+		out = append(out, kv)
+	}
+	out = append(out, "dbname='"+strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(db)+"'")
+	return strings.Join(out, " "), nil
+}
+
+// splitKV splits a key=value connection string into its settings, each
+// "key=value" with the value as written (quotes and escapes kept); spaces
+// around '=' are dropped.
+func splitKV(s string) []string {
+	var out []string
+	i := 0
+	space := func() {
+		for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r') {
+			i++
+		}
+	}
+	for {
+		space()
+		if i >= len(s) {
+			return out
+		}
+		k := i
+		for i < len(s) && s[i] != '=' && s[i] != ' ' && s[i] != '\t' && s[i] != '\n' && s[i] != '\r' {
+			i++
+		}
+		key := s[k:i]
+		space()
+		if i < len(s) && s[i] == '=' {
+			i++
+		}
+		space()
+		v := i
+		if i < len(s) && s[i] == '\'' {
+			i++
+			for i < len(s) && s[i] != '\'' {
+				if s[i] == '\\' {
+					i++
+				}
+				i++
+			}
+			i = min(i+1, len(s))
+		} else {
+			for i < len(s) && s[i] != ' ' && s[i] != '\t' && s[i] != '\n' && s[i] != '\r' {
+				if s[i] == '\\' {
+					i++
+				}
+				i++
+			}
+			i = min(i, len(s))
+		}
+		out = append(out, key+"="+s[v:i])
+	}
 }
 
 func (c *Connector) pgRestore(ctx context.Context, t *target, req connector.RestoreRequest) (int64, error) {

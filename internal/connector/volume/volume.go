@@ -130,6 +130,15 @@ func (c *Connector) Restore(ctx context.Context, req connector.RestoreRequest) (
 				Percent: connector.Percent(p.BytesDone, p.BytesTotal)})
 		}
 	}
+	if req.Size > 0 {
+		_, snap, err := archive.StreamNode(ctx, req.Repo, req.Snapshot)
+		if err != nil {
+			return nil, err
+		}
+		if req.Size < snap.Size {
+			return nil, fmt.Errorf("%w: a volume of %d bytes cannot hold the snapshot's %d bytes", connector.ErrNotSupported, req.Size, snap.Size)
+		}
+	}
 	st, err := archive.RestoreVolume(ctx, req.Repo, req.Snapshot, req.Target, opts)
 	if err != nil {
 		if errors.Is(err, archive.ErrExists) {
@@ -137,7 +146,12 @@ func (c *Connector) Restore(ctx context.Context, req connector.RestoreRequest) (
 		}
 		return nil, err
 	}
-	return &connector.RestoreResult{Bytes: st.Size, Files: 1}, nil
+	if req.Size > st.Size {
+		if err := os.Truncate(req.Target, req.Size); err != nil {
+			return nil, fmt.Errorf("extending the restored volume to %d bytes: %w", req.Size, err)
+		}
+	}
+	return &connector.RestoreResult{Bytes: st.Size, Files: 1, Target: req.Target}, nil
 }
 
 func unwrapPath(err error) error {

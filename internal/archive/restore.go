@@ -84,7 +84,8 @@ type restorer struct {
 	dirs     []dirMeta
 	links    []linkJob
 	primary  map[string]string // hard-link target path in snapshot → restored rel path
-	fds      *fdCache
+	fds      *fdCache          // files being written
+	dirfds   *fdCache          // their directories (O_PATH)
 	stats    RestoreStats
 	size     atomic.Int64
 	total    atomic.Int64 // files planned
@@ -293,8 +294,10 @@ func RestoreTree(ctx context.Context, r Repo, root ID, target string, opts Resto
 	}
 	defer unix.Close(rootfd)
 	rs.rootfd = rootfd
-	rs.fds = newFDCache(rootfd, 256)
+	rs.fds = newFDCache(rootfd, unix.O_WRONLY, 256)
 	defer rs.fds.closeAll()
+	rs.dirfds = newFDCache(rootfd, unix.O_PATH|unix.O_DIRECTORY, 64)
+	defer rs.dirfds.closeAll()
 
 	// Refuse early when a top-level entry already exists.
 	if !opts.Overwrite {
@@ -629,12 +632,13 @@ func (rs *restorer) ensureCreated(f *rfile) error {
 	first := false
 	f.once.Do(func() {
 		first = true
-		dirfd, err := openBeneath(rs.rootfd, path.Dir(f.rel), unix.O_PATH|unix.O_DIRECTORY, 0)
+		dir := path.Dir(f.rel)
+		dirfd, err := rs.dirfds.get(dir)
 		if err != nil {
 			f.createErr = &PathError{Op: "restore", Path: f.rel, Err: err}
 			return
 		}
-		defer unix.Close(dirfd)
+		defer rs.dirfds.release(dir)
 		fd, err := rs.create(dirfd, f.rel, f.node)
 		if err != nil {
 			f.createErr = err
@@ -825,6 +829,7 @@ func (rs *restorer) finish(f *rfile) {
 // fdCache keeps a bounded number of restored files open for writing.
 type fdCache struct {
 	rootfd int
+	flags  int // how entries are opened
 	max    int
 	mu     sync.Mutex
 	m      map[string]*list.Element
@@ -837,8 +842,8 @@ type fdEntry struct {
 	refs int
 }
 
-func newFDCache(rootfd, max int) *fdCache {
-	return &fdCache{rootfd: rootfd, max: max, m: map[string]*list.Element{}, lru: list.New()}
+func newFDCache(rootfd, flags, max int) *fdCache {
+	return &fdCache{rootfd: rootfd, flags: flags, max: max, m: map[string]*list.Element{}, lru: list.New()}
 }
 
 func (c *fdCache) put(rel string, fd int) {
@@ -871,7 +876,7 @@ func (c *fdCache) get(rel string) (int, error) {
 		return ent.fd, nil
 	}
 	c.mu.Unlock()
-	fd, err := openBeneath(c.rootfd, rel, unix.O_WRONLY, 0)
+	fd, err := openBeneath(c.rootfd, rel, c.flags, 0)
 	if err != nil {
 		return -1, err
 	}

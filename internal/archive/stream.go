@@ -544,9 +544,11 @@ func RestoreVolume(ctx context.Context, r Repo, snapID ID, path string, opts Res
 		ctx: ctx, r: r, opts: opts, log: opts.Logger, rootfd: dirfd,
 		owners: unix.Geteuid() == 0 && !opts.NoOwners,
 		trees:  map[ID]*tree.Tree{}, blobs: map[ID][]blobTarget{}, primary: map[string]string{},
-		fds: newFDCache(dirfd, 16),
+		fds:    newFDCache(dirfd, unix.O_WRONLY, 16),
+		dirfds: newFDCache(dirfd, unix.O_PATH|unix.O_DIRECTORY, 4),
 	}
 	defer rs.fds.closeAll()
+	defer rs.dirfds.closeAll()
 	c := *n
 	c.Name = base
 	if err := rs.createFile(dirfd, base, &c); err != nil {

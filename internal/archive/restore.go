@@ -78,26 +78,30 @@ type restorer struct {
 	owners bool
 	log    *slog.Logger
 
-	trees    map[ID]*tree.Tree
-	files    []*rfile
-	blobs    map[ID][]blobTarget
-	dirs     []dirMeta
-	links    []linkJob
-	primary  map[string]string // hard-link target path in snapshot → restored rel path
-	fds      *fdCache          // files being written
-	dirfds   *fdCache          // their directories (O_PATH)
-	stats    RestoreStats
-	size     atomic.Int64
-	total    atomic.Int64 // files planned
-	scanned  atomic.Bool  // all trees walked
-	written  atomic.Int64
-	done     atomic.Int64
-	loaded   atomic.Int64
-	packs    atomic.Int64
-	errMu    sync.Mutex
-	errs     []error
-	rootTree *tree.Tree
-	root     ID
+	tmu         sync.Mutex
+	trees       map[ID]*treeFuture // loaded or being loaded
+	prefetch    chan struct{}      // bounds concurrent prefetches
+	pwg         sync.WaitGroup     // prefetch goroutines
+	files       []*rfile
+	blobs       map[ID][]blobTarget
+	dirs        []dirMeta
+	links       []linkJob
+	primary     map[string]string // hard-link target path in snapshot → restored rel path
+	fds         *fdCache          // files being written
+	dirfds      *fdCache          // their directories (O_PATH)
+	stats       RestoreStats
+	size        atomic.Int64
+	total       atomic.Int64 // files planned
+	scanned     atomic.Bool  // all trees walked
+	written     atomic.Int64
+	treesLoaded atomic.Int64
+	done        atomic.Int64
+	loaded      atomic.Int64
+	packs       atomic.Int64
+	errMu       sync.Mutex
+	errs        []error
+	rootTree    *tree.Tree
+	root        ID
 }
 
 type dirMeta struct {
@@ -122,7 +126,7 @@ type resolved struct {
 // the way. It returns ErrInvalidPath or ErrPathNotFound (in a *PathError)
 // for a bad or missing path.
 func ResolvePath(ctx context.Context, r Repo, root ID, p string) (*tree.Node, error) {
-	rs := &restorer{ctx: ctx, r: r, trees: map[ID]*tree.Tree{}}
+	rs := &restorer{ctx: ctx, r: r, trees: map[ID]*treeFuture{}}
 	res, err := rs.resolve(root, p)
 	if err != nil {
 		return nil, err
@@ -142,7 +146,7 @@ func ValidateIncludes(ctx context.Context, r Repo, snapID ID, paths []string) er
 	if snap.Kind != KindTree {
 		return fmt.Errorf("snapshot %s: %w: kind %q, want %q", snapID.Short(), ErrWrongKind, snap.Kind, KindTree)
 	}
-	rs := &restorer{ctx: ctx, r: r, trees: map[ID]*tree.Tree{}}
+	rs := &restorer{ctx: ctx, r: r, trees: map[ID]*treeFuture{}}
 	for _, p := range paths {
 		if _, err := rs.resolve(snap.Root, p); err != nil {
 			return err
@@ -151,17 +155,78 @@ func ValidateIncludes(ctx context.Context, r Repo, snapID ID, paths []string) er
 	return nil
 }
 
+// treeFuture is a tree blob being loaded.
+type treeFuture struct {
+	done chan struct{}
+	t    *tree.Tree
+	err  error
+}
+
+// tree returns a decoded tree blob, loading it (once) if needed.
 func (rs *restorer) tree(id ID, p string) (*tree.Tree, error) {
-	if t, ok := rs.trees[id]; ok {
-		return t, nil
+	rs.tmu.Lock()
+	f, ok := rs.trees[id]
+	if !ok {
+		f = &treeFuture{done: make(chan struct{})}
+		rs.trees[id] = f
 	}
-	t, err := loadTree(rs.ctx, rs.r, id, p)
-	if err != nil {
-		return nil, err
+	rs.tmu.Unlock()
+	if !ok {
+		rs.load(f, id, p)
 	}
-	rs.stats.TreesLoaded++
-	rs.trees[id] = t
-	return t, nil
+	select {
+	case <-f.done:
+		return f.t, f.err
+	case <-rs.ctx.Done():
+		return nil, rs.ctx.Err()
+	}
+}
+
+func (rs *restorer) load(f *treeFuture, id ID, p string) {
+	f.t, f.err = loadTree(rs.ctx, rs.r, id, p)
+	if f.err == nil {
+		rs.treesLoaded.Add(1)
+	}
+	close(f.done)
+}
+
+// prefetchTrees starts loading the subtrees of t in the background (at
+// most cap(rs.prefetch) at once), so that walking a large tree from slow
+// storage does not wait for one tree at a time.
+func (rs *restorer) prefetchTrees(t *tree.Tree, rel string) {
+	if rs.prefetch == nil {
+		return
+	}
+	for i := range t.Nodes {
+		n := &t.Nodes[i]
+		if n.Type != tree.Dir {
+			continue
+		}
+		rs.tmu.Lock()
+		_, ok := rs.trees[n.Subtree]
+		var f *treeFuture
+		if !ok {
+			f = &treeFuture{done: make(chan struct{})}
+			rs.trees[n.Subtree] = f
+		}
+		rs.tmu.Unlock()
+		if ok {
+			continue
+		}
+		id, p := n.Subtree, joinPath(rel, n.Name)
+		rs.pwg.Add(1)
+		go func() {
+			defer rs.pwg.Done()
+			select {
+			case rs.prefetch <- struct{}{}:
+				rs.load(f, id, p)
+				<-rs.prefetch
+			case <-rs.ctx.Done():
+				f.err = rs.ctx.Err()
+				close(f.done)
+			}
+		}()
+	}
 }
 
 func (rs *restorer) resolve(root ID, p string) (*resolved, error) {
@@ -259,14 +324,17 @@ func RestoreTree(ctx context.Context, r Repo, root ID, target string, opts Resto
 	if opts.ProgressInterval <= 0 {
 		opts.ProgressInterval = time.Second
 	}
+	ctx, cancel := context.WithCancel(ctx)
 	rs := &restorer{
 		ctx: ctx, r: r, opts: opts, log: opts.Logger,
-		owners:  unix.Geteuid() == 0 && !opts.NoOwners,
-		trees:   map[ID]*tree.Tree{},
-		blobs:   map[ID][]blobTarget{},
-		primary: map[string]string{},
-		root:    root,
+		owners:   unix.Geteuid() == 0 && !opts.NoOwners,
+		trees:    map[ID]*treeFuture{},
+		prefetch: make(chan struct{}, 8),
+		blobs:    map[ID][]blobTarget{},
+		primary:  map[string]string{},
+		root:     root,
 	}
+	defer func() { cancel(); rs.pwg.Wait() }()
 
 	// 1. Resolve every include path before writing anything.
 	var incs []*resolved
@@ -384,6 +452,7 @@ func RestoreTree(ctx context.Context, r Repo, root ID, target string, opts Resto
 	rs.stats.Size = rs.size.Load()
 	rs.stats.BlobsLoaded = rs.loaded.Load()
 	rs.stats.PacksRead = rs.packs.Load()
+	rs.stats.TreesLoaded = rs.treesLoaded.Load()
 	if opts.Progress != nil {
 		opts.Progress(rs.progress())
 	}
@@ -490,6 +559,7 @@ func (rs *restorer) mkdir(dirfd int, name, rel string) (int, error) {
 }
 
 func (rs *restorer) restoreDir(rel string, dirfd int, t *tree.Tree) error {
+	rs.prefetchTrees(t, rel)
 	for i := range t.Nodes {
 		if err := rs.ctx.Err(); err != nil {
 			return err

@@ -543,7 +543,7 @@ func RestoreVolume(ctx context.Context, r Repo, snapID ID, path string, opts Res
 	rs := &restorer{
 		ctx: ctx, r: r, opts: opts, log: opts.Logger, rootfd: dirfd,
 		owners: unix.Geteuid() == 0 && !opts.NoOwners,
-		trees:  map[ID]*tree.Tree{}, blobs: map[ID][]blobTarget{}, primary: map[string]string{},
+		trees:  map[ID]*treeFuture{}, blobs: map[ID][]blobTarget{}, primary: map[string]string{},
 		fds:    newFDCache(dirfd, unix.O_WRONLY, 16),
 		dirfds: newFDCache(dirfd, unix.O_PATH|unix.O_DIRECTORY, 4),
 	}

@@ -262,8 +262,10 @@ func BackupDir(ctx context.Context, r Repo, root string, opts Options) (*Result,
 	// workers; hard links are resolved when the walk is complete.
 	b.qcond = sync.NewCond(&b.qmu)
 	b.pushDir(dirTask{d: &dirState{}, abs: abs, prev: parentRoot, root: true})
+	// Walkers mostly wait for the file system and, with a parent, for its
+	// trees from the repository: two per CPU.
 	var walkers sync.WaitGroup
-	for i := 0; i < runtime.GOMAXPROCS(0); i++ {
+	for i := 0; i < 2*runtime.GOMAXPROCS(0); i++ {
 		walkers.Add(1)
 		go func() { defer walkers.Done(); b.walker() }()
 	}

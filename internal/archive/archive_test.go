@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -420,5 +421,34 @@ func TestRestoreProgress(t *testing.T) {
 	}
 	if !last.ScanDone || last.FilesDone != last.FilesTotal || last.FilesTotal == 0 {
 		t.Errorf("final progress: %+v", last)
+	}
+}
+
+// TestRestoreDiskFull restores into a 2 MiB tmpfs (needs root and mount;
+// skipped otherwise): the restore fails with ENOSPC naming a file, and
+// stops instead of failing every later file.
+func TestRestoreDiskFull(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to mount a small tmpfs")
+	}
+	target := filepath.Join(t.TempDir(), "small")
+	os.Mkdir(target, 0o755)
+	if err := syscall.Mount("tmpfs", target, "tmpfs", 0, "size=2m"); err != nil {
+		t.Skipf("cannot mount tmpfs: %v", err)
+	}
+	defer syscall.Unmount(target, 0)
+	src := archivetest.MakeTestTree(t, archivetest.TreeOptions{Files: 80, SparseSize: -1, MaxFileSize: 200 << 10})
+	r := archivetest.NewMemRepo()
+	res := archivetest.MustBackup(t, r, src, archive.Options{})
+	_, err := archive.Restore(context.Background(), r, res.ID, filepath.Join(target, "r"), archive.RestoreOptions{})
+	if !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("got %v, want ENOSPC", err)
+	}
+	var pe *archive.PathError
+	if !errors.As(err, &pe) || pe.Path == "" {
+		t.Errorf("error %v does not name a file", err)
+	}
+	if n := strings.Count(err.Error(), "\n"); n > 25 {
+		t.Errorf("error has %d lines, want it capped", n)
 	}
 }

@@ -100,6 +100,8 @@ type restorer struct {
 	packs       atomic.Int64
 	errMu       sync.Mutex
 	errs        []error
+	moreErrs    int
+	cancel      context.CancelFunc // stops the restore (set by RestoreTree)
 	rootTree    *tree.Tree
 	root        ID
 }
@@ -334,6 +336,7 @@ func RestoreTree(ctx context.Context, r Repo, root ID, target string, opts Resto
 		primary:  map[string]string{},
 		root:     root,
 	}
+	rs.cancel = cancel
 	defer func() { cancel(); rs.pwg.Wait() }()
 
 	// 1. Resolve every include path before writing anything.
@@ -414,19 +417,19 @@ func RestoreTree(ctx context.Context, r Repo, root ID, target string, opts Resto
 	// 3. Directories, symlinks and empty files; plan the data.
 	if len(incs) == 0 {
 		if err := rs.restoreDir("", rootfd, rootTree); err != nil {
-			return &rs.stats, err
+			return &rs.stats, rs.firstErr(err)
 		}
 	} else {
 		for _, in := range incs {
 			if err := rs.restoreInclude(in); err != nil {
-				return &rs.stats, err
+				return &rs.stats, rs.firstErr(err)
 			}
 		}
 	}
 	rs.scanned.Store(true)
 	// 4. File content, packs fetched concurrently.
 	if err := rs.fetchData(); err != nil {
-		return &rs.stats, err
+		return &rs.stats, rs.firstErr(err)
 	}
 	// 5. Hard links, then directory metadata deepest first.
 	for _, l := range rs.links {
@@ -456,7 +459,7 @@ func RestoreTree(ctx context.Context, r Repo, root ID, target string, opts Resto
 	if opts.Progress != nil {
 		opts.Progress(rs.progress())
 	}
-	if err := errors.Join(rs.errs...); err != nil {
+	if err := rs.err(); err != nil {
 		return &rs.stats, err
 	}
 	return &rs.stats, ctx.Err()
@@ -470,10 +473,41 @@ func (rs *restorer) progress() Progress {
 	}
 }
 
+// maxErrors is how many restore errors are kept; the rest are counted (a
+// full disk fails every later file).
+const maxErrors = 20
+
 func (rs *restorer) fail(err error) {
+	if rs.cancel != nil && (errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EDQUOT)) {
+		rs.cancel() // a full target fails every later file: stop
+	}
 	rs.errMu.Lock()
-	rs.errs = append(rs.errs, err)
+	if len(rs.errs) < maxErrors {
+		rs.errs = append(rs.errs, err)
+	} else {
+		rs.moreErrs++
+	}
 	rs.errMu.Unlock()
+}
+
+// firstErr prefers the recorded errors (the cause) over err (often only
+// the cancellation they caused).
+func (rs *restorer) firstErr(err error) error {
+	if e := rs.err(); e != nil {
+		return e
+	}
+	return err
+}
+
+// err returns the restore's errors, or nil.
+func (rs *restorer) err() error {
+	rs.errMu.Lock()
+	defer rs.errMu.Unlock()
+	errs := rs.errs
+	if rs.moreErrs > 0 {
+		errs = append(errs[:len(errs):len(errs)], fmt.Errorf("... and %d more errors", rs.moreErrs))
+	}
+	return errors.Join(errs...)
 }
 
 // dropCovered removes include paths inside other include paths.

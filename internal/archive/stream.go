@@ -555,11 +555,11 @@ func RestoreVolume(ctx context.Context, r Repo, snapID ID, path string, opts Res
 		return &rs.stats, err
 	}
 	if err := rs.fetchData(); err != nil {
-		return &rs.stats, err
+		return &rs.stats, rs.firstErr(err)
 	}
 	rs.stats.Bytes = rs.written.Load()
 	rs.stats.Size = rs.size.Load()
 	rs.stats.BlobsLoaded = rs.loaded.Load()
 	rs.stats.PacksRead = rs.packs.Load()
-	return &rs.stats, errors.Join(rs.errs...)
+	return &rs.stats, rs.err()
 }

@@ -419,7 +419,7 @@ func TestRestoreProgress(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !last.ScanDone || last.FilesDone != last.FilesTotal || last.FilesTotal == 0 {
+	if !last.ScanDone || last.FilesDone != last.FilesTotal || last.FilesTotal == 0 || last.BytesDone != last.BytesTotal {
 		t.Errorf("final progress: %+v", last)
 	}
 }

@@ -92,6 +92,7 @@ type restorer struct {
 	stats       RestoreStats
 	size        atomic.Int64
 	total       atomic.Int64 // files planned
+	dataTotal   atomic.Int64 // bytes to write (holes excluded)
 	scanned     atomic.Bool  // all trees walked
 	written     atomic.Int64
 	treesLoaded atomic.Int64
@@ -468,7 +469,7 @@ func RestoreTree(ctx context.Context, r Repo, root ID, target string, opts Resto
 func (rs *restorer) progress() Progress {
 	return Progress{
 		FilesDone: rs.done.Load(), BytesDone: rs.written.Load(),
-		FilesTotal: rs.total.Load(), BytesTotal: rs.size.Load(), ScanDone: rs.scanned.Load(),
+		FilesTotal: rs.total.Load(), BytesTotal: rs.dataTotal.Load(), ScanDone: rs.scanned.Load(),
 		BytesRead: rs.written.Load(),
 	}
 }
@@ -673,6 +674,7 @@ func (rs *restorer) createFile(dirfd int, rel string, n *tree.Node) error {
 		if !e.Hole {
 			pending++
 			rs.blobs[e.ID] = append(rs.blobs[e.ID], blobTarget{f: f, off: off, n: e.Length})
+			rs.dataTotal.Add(e.Length)
 		}
 		off += e.Length
 	}

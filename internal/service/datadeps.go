@@ -45,6 +45,11 @@ type DataDeps struct {
 	// points were deleted are garbage collected (default ten minutes;
 	// negative: never, tests call CollectGarbage).
 	GCInterval time.Duration
+	// CopyJobsPerDestinationRegion and CopyJobsPerDestinationVault are
+	// StartCopyJob's concurrency limits (config limits.copy_jobs_per_*;
+	// zero: AWS's 100 and 5; see StartCopyJob).
+	CopyJobsPerDestinationRegion int
+	CopyJobsPerDestinationVault  int
 }
 
 // Defaults of DataDeps.
@@ -96,6 +101,9 @@ func (s *Service) initData(d DataDeps) error {
 		return errors.New("service: Deps.Data.Jobs needs Deps.Data.Vaults and Deps.Data.Connectors")
 	}
 	if err := dd.Jobs.Register(backup.BackupJob, &backupHandler{s: s}); err != nil {
+		return err
+	}
+	if err := dd.Jobs.Register(backup.CopyJob, &copyHandler{s: s}); err != nil {
 		return err
 	}
 	if dd.SweepInterval > 0 {

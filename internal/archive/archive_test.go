@@ -247,9 +247,18 @@ func TestCopy(t *testing.T) {
 	}
 	res2 := backup(t, a, src, archive.Options{Parent: &res.ID})
 	readBefore := a.LoadedData.Load()
-	id2, st2, err := archive.CopySnapshot(ctx, a, b, res2.ID, archive.CopyOptions{})
+	var progressed atomic.Int64
+	id2, st2, err := archive.CopySnapshot(ctx, a, b, res2.ID, archive.CopyOptions{Progress: func(archive.CopyStats) { progressed.Add(1) }})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if progressed.Load() == 0 {
+		t.Errorf("copy progress: no calls")
+	}
+	// Mapped subtrees count as done: the second copy covers at least as
+	// much content as the first, though it read almost nothing.
+	if st2.BytesDone < st1.BytesDone || st2.BytesRead != 5000 {
+		t.Errorf("incremental copy: BytesDone %d (first copy %d), BytesRead %d want 5000", st2.BytesDone, st1.BytesDone, st2.BytesRead)
 	}
 	if !st2.MapFromParent || st2.BlobsRead != 1 || st2.BlobsCopied != 1 || st2.TreesMapped == 0 {
 		t.Errorf("incremental copy: got %+v want 1 blob read and copied, subtrees mapped", st2)

@@ -11,8 +11,10 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/coffer/coffer/internal/archive/tree"
+	"github.com/coffer/coffer/internal/clock"
 )
 
 // Snapshot Meta keys written by CopySnapshot.
@@ -31,8 +33,13 @@ type CopyOptions struct {
 	// Concurrency is the number of blobs moved at once (default 2×CPUs).
 	Concurrency int
 	Logger      *slog.Logger
-	// Progress, if set, is called after every tree with running totals.
-	Progress func(CopyStats)
+	// Progress, if set, is called with running totals at most every
+	// ProgressInterval (default 1 s) while data moves, after every tree,
+	// and once at the end.
+	Progress         func(CopyStats)
+	ProgressInterval time.Duration
+	// Clock paces Progress (default clock.Real{}).
+	Clock clock.Clock
 }
 
 // CopyStats count what a copy did.
@@ -46,6 +53,7 @@ type CopyStats struct {
 	BlobsKnown    int64 // data blobs the destination already had
 	BytesRead     int64 // plaintext bytes of source data blobs loaded
 	BytesCopied   int64 // plaintext bytes stored in the destination
+	BytesDone     int64 // plaintext bytes of content covered so far: read, already there, or mapped (with mapped subtrees)
 	MapEntries    int64 // entries of the translation map written
 	MapFromParent bool  // an earlier translation map was used
 }
@@ -76,16 +84,20 @@ type copier struct {
 	st struct {
 		treesRead, treesMapped, treesNew                atomic.Int64
 		blobsRead, blobsMapped, blobsCopied, blobsKnown atomic.Int64
-		bytesRead, bytesCopied                          atomic.Int64
+		bytesRead, bytesCopied, bytesDone               atomic.Int64
 	}
 	errOnce sync.Once
 	err     error
+
+	progMu       sync.Mutex
+	lastProgress time.Time
 }
 
 type dataTask struct {
-	src  ID
-	dst  ID
-	path string
+	src    ID
+	dst    ID
+	path   string
+	length int64 // plaintext length, from the extent
 }
 
 type treeTask struct {
@@ -118,6 +130,12 @@ func CopySnapshot(ctx context.Context, src, dst Repo, snapID ID, opts CopyOption
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Clock == nil {
+		opts.Clock = clock.Real{}
+	}
+	if opts.ProgressInterval <= 0 {
+		opts.ProgressInterval = time.Second
 	}
 	fail := func(err error) (ID, *CopyStats, error) {
 		return ID{}, nil, fmt.Errorf("copy snapshot %s: %w", snapID.String(), err)
@@ -186,6 +204,9 @@ func CopySnapshot(ctx context.Context, src, dst Repo, snapID ID, opts CopyOption
 	}
 	*stats = c.stats(stats.MapFromParent)
 	stats.MapEntries = int64(len(c.newMap))
+	if opts.Progress != nil {
+		opts.Progress(*stats)
+	}
 	c.log.Info("snapshot copied", "source", snapID.String(), "destination", newID.String(),
 		"blobs_copied", stats.BlobsCopied, "blobs_mapped", stats.BlobsMapped, "trees_mapped", stats.TreesMapped)
 	return newID, stats, nil
@@ -196,6 +217,7 @@ func (c *copier) stats(fromParent bool) CopyStats {
 		TreesRead: c.st.treesRead.Load(), TreesMapped: c.st.treesMapped.Load(), TreesNew: c.st.treesNew.Load(),
 		BlobsRead: c.st.blobsRead.Load(), BlobsMapped: c.st.blobsMapped.Load(), BlobsCopied: c.st.blobsCopied.Load(),
 		BlobsKnown: c.st.blobsKnown.Load(), BytesRead: c.st.bytesRead.Load(), BytesCopied: c.st.bytesCopied.Load(),
+		BytesDone:     c.st.bytesDone.Load(),
 		MapFromParent: fromParent,
 	}
 }
@@ -240,7 +262,7 @@ func (c *copier) walk(srcTree ID, path string) *treeTask {
 				if _, ok := c.tasks[e.ID]; ok {
 					continue
 				}
-				task := &dataTask{src: e.ID, path: p}
+				task := &dataTask{src: e.ID, path: p, length: e.Length}
 				c.tasks[e.ID] = task
 				select {
 				case c.ch <- task:
@@ -259,6 +281,7 @@ func (c *copier) walk(srcTree ID, path string) *treeTask {
 // its entries to the new map. It reads only destination trees.
 func (c *copier) adopt(s, d ID) bool {
 	added := map[mapKey]ID{}
+	var covered int64
 	var check func(d ID) bool
 	check = func(d ID) bool {
 		if !c.dst.HasBlob(tree.TreeBlob, d) {
@@ -285,6 +308,7 @@ func (c *copier) adopt(s, d ID) bool {
 				if !c.dst.HasBlob(tree.DataBlob, e.ID) {
 					return false
 				}
+				covered += e.Length
 				if sid, ok := c.oldInv[mapKey{tree.DataBlob, e.ID}]; ok {
 					added[mapKey{tree.DataBlob, sid}] = e.ID
 				}
@@ -299,6 +323,7 @@ func (c *copier) adopt(s, d ID) bool {
 		c.newMap[k] = v
 	}
 	c.newMap[mapKey{tree.TreeBlob, s}] = d
+	c.st.bytesDone.Add(covered)
 	return true
 }
 
@@ -308,50 +333,77 @@ func (c *copier) worker() {
 		if c.ctx.Err() != nil {
 			continue
 		}
-		if d, ok := c.old[mapKey{tree.DataBlob, task.src}]; ok && c.dst.HasBlob(tree.DataBlob, d) {
-			task.dst = d
-			c.st.blobsMapped.Add(1)
+		if err := c.copyBlob(task); err != nil {
+			c.fail(err)
 			continue
 		}
-		rc, rawOK := c.src.(RawCopier)
-		var (
-			data []byte
-			raw  any
-			err  error
-		)
-		if rawOK {
-			data, raw, err = rc.LoadRaw(c.ctx, tree.DataBlob, task.src)
-		} else {
-			data, err = c.src.LoadBlob(c.ctx, tree.DataBlob, task.src, nil)
-		}
-		if err != nil {
-			c.fail(&BlobError{Path: task.path, Type: tree.DataBlob, ID: task.src, Err: err})
-			continue
-		}
-		c.st.blobsRead.Add(1)
-		c.st.bytesRead.Add(int64(len(data)))
-		task.dst = c.dst.Hash(data)
-		if c.dst.HasBlob(tree.DataBlob, task.dst) {
-			c.st.blobsKnown.Add(1)
-			continue
-		}
-		var known bool
-		if rawOK {
-			known, err = rc.SaveRawTo(c.ctx, c.dst, tree.DataBlob, task.dst, raw, data)
-		} else {
-			known, err = c.dst.SaveBlob(c.ctx, tree.DataBlob, task.dst, data)
-		}
-		if err != nil {
-			c.fail(fmt.Errorf("file %s: store data blob %s: %w", quote(task.path), task.dst.Short(), err))
-			continue
-		}
-		if known {
-			c.st.blobsKnown.Add(1)
-		} else {
-			c.st.blobsCopied.Add(1)
-			c.st.bytesCopied.Add(int64(len(data)))
-		}
+		c.st.bytesDone.Add(task.length)
+		c.maybeProgress()
 	}
+}
+
+// copyBlob maps or moves one data blob and sets task.dst.
+func (c *copier) copyBlob(task *dataTask) error {
+	if d, ok := c.old[mapKey{tree.DataBlob, task.src}]; ok && c.dst.HasBlob(tree.DataBlob, d) {
+		task.dst = d
+		c.st.blobsMapped.Add(1)
+		return nil
+	}
+	rc, rawOK := c.src.(RawCopier)
+	var (
+		data []byte
+		raw  any
+		err  error
+	)
+	if rawOK {
+		data, raw, err = rc.LoadRaw(c.ctx, tree.DataBlob, task.src)
+	} else {
+		data, err = c.src.LoadBlob(c.ctx, tree.DataBlob, task.src, nil)
+	}
+	if err != nil {
+		return &BlobError{Path: task.path, Type: tree.DataBlob, ID: task.src, Err: err}
+	}
+	if int64(len(data)) != task.length {
+		return &BlobError{Path: task.path, Type: tree.DataBlob, ID: task.src,
+			Err: fmt.Errorf("%d bytes, the snapshot says %d", len(data), task.length)}
+	}
+	c.st.blobsRead.Add(1)
+	c.st.bytesRead.Add(int64(len(data)))
+	task.dst = c.dst.Hash(data)
+	if c.dst.HasBlob(tree.DataBlob, task.dst) {
+		c.st.blobsKnown.Add(1)
+		return nil
+	}
+	var known bool
+	if rawOK {
+		known, err = rc.SaveRawTo(c.ctx, c.dst, tree.DataBlob, task.dst, raw, data)
+	} else {
+		known, err = c.dst.SaveBlob(c.ctx, tree.DataBlob, task.dst, data)
+	}
+	if err != nil {
+		return fmt.Errorf("file %s: store data blob %s: %w", quote(task.path), task.dst.Short(), err)
+	}
+	if known {
+		c.st.blobsKnown.Add(1)
+	} else {
+		c.st.blobsCopied.Add(1)
+		c.st.bytesCopied.Add(int64(len(data)))
+	}
+	return nil
+}
+
+// maybeProgress reports progress at most every ProgressInterval.
+func (c *copier) maybeProgress() {
+	if c.opts.Progress == nil || !c.progMu.TryLock() {
+		return
+	}
+	defer c.progMu.Unlock()
+	now := c.opts.Clock.Now()
+	if now.Sub(c.lastProgress) < c.opts.ProgressInterval {
+		return
+	}
+	c.lastProgress = now
+	c.opts.Progress(c.stats(c.old != nil))
 }
 
 // rewrite translates one tree's IDs and stores it in dst.

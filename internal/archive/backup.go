@@ -105,7 +105,6 @@ type backup struct {
 	cancel context.CancelCauseFunc
 	r      Repo
 	opts   Options
-	root   string
 	log    *slog.Logger
 	names  nameCache
 
@@ -170,11 +169,10 @@ type hlCand struct {
 }
 
 type fileJob struct {
-	dir  *dirState
-	idx  int
-	abs  string
-	rel  string
-	prev bool // the parent snapshot had this file (it changed)
+	dir *dirState
+	idx int
+	abs string
+	rel string
 }
 
 // BackupDir backs up the directory tree at root into r and commits a
@@ -227,7 +225,7 @@ func BackupDir(ctx context.Context, r Repo, root string, opts Options) (*Result,
 	cctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	b := &backup{
-		ctx: cctx, cancel: cancel, r: r, opts: opts, root: abs, log: opts.Logger,
+		ctx: cctx, cancel: cancel, r: r, opts: opts, log: opts.Logger,
 		fileCh:   make(chan fileJob, 4*opts.Concurrency),
 		hlCands:  make(map[devIno][]hlCand),
 		rootDone: make(chan struct{}),
@@ -564,7 +562,7 @@ func (b *backup) fileEntry(d *dirState, i int, abs, rel string, pn *tree.Node) b
 	}
 	d.pending.Add(1)
 	select {
-	case b.fileCh <- fileJob{dir: d, idx: i, abs: abs, rel: rel, prev: pn != nil}:
+	case b.fileCh <- fileJob{dir: d, idx: i, abs: abs, rel: rel}:
 		return true
 	case <-b.ctx.Done():
 		d.pending.Add(-1)

@@ -82,7 +82,6 @@ type restorer struct {
 	trees       map[ID]*treeFuture // loaded or being loaded
 	prefetch    chan struct{}      // bounds concurrent prefetches
 	pwg         sync.WaitGroup     // prefetch goroutines
-	files       []*rfile
 	blobs       map[ID][]blobTarget
 	dirs        []dirMeta
 	links       []linkJob
@@ -679,7 +678,6 @@ func (rs *restorer) createFile(dirfd int, rel string, n *tree.Node) error {
 		off += e.Length
 	}
 	f.remaining.Store(pending)
-	rs.files = append(rs.files, f)
 	rs.total.Add(1)
 	rs.stats.Files++
 	rs.size.Add(n.Size)

@@ -50,6 +50,12 @@ type DataDeps struct {
 	// zero: AWS's 100 and 5; see StartCopyJob).
 	CopyJobsPerDestinationRegion int
 	CopyJobsPerDestinationVault  int
+	// RestoreRoot is where restores create new file systems (directories)
+	// and new volumes (image files) (config restore_root). Empty: such
+	// restores are refused with InvalidRequestException (restores into an
+	// existing file system, or to a volume path given in the metadata,
+	// still work).
+	RestoreRoot string
 }
 
 // Defaults of DataDeps.
@@ -104,6 +110,9 @@ func (s *Service) initData(d DataDeps) error {
 		return err
 	}
 	if err := dd.Jobs.Register(backup.CopyJob, &copyHandler{s: s}); err != nil {
+		return err
+	}
+	if err := dd.Jobs.Register(backup.RestoreJob, &restoreHandler{s: s}); err != nil {
 		return err
 	}
 	if dd.SweepInterval > 0 {

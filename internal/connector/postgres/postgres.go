@@ -315,10 +315,6 @@ func (c *Connector) Backup(ctx context.Context, r backup.Resource, req connector
 
 var dbNameRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]{0,62}$`)
 
-// ValidDatabaseName reports whether name can be a restored database's name:
-// 1 to 63 letters, digits, '_' and '-', not starting with a digit.
-func ValidDatabaseName(name string) bool { return dbNameRe.MatchString(name) }
-
 var (
 	_ connector.TargetChecker = (*Connector)(nil)
 	_ connector.Discarder     = (*Connector)(nil)

@@ -323,3 +323,169 @@ func TestStartCopyJobLimitsAndIdempotency(t *testing.T) {
 		t.Fatalf("token reused after its lifetime: got %q, %v; want a new job", id, err)
 	}
 }
+
+// TestListCopyJobs checks every ListCopyJobs filter, pagination and
+// ListCopyJobSummaries over jobs in several states.
+func TestListCopyJobs(t *testing.T) {
+	ctx := context.Background()
+	e := newQueueEnv(t, 0, 0)
+	e.vault(t, "us-east-1", "src")
+	west := e.vault(t, "us-west-2", "west")
+	local := e.vault(t, "us-east-1", "local")
+	rp1 := e.point(t, "src", "00000000-0000-4000-8000-000000000001", domain.RecoveryPointCompleted, nil)
+	rp2 := e.point(t, "src", "00000000-0000-4000-8000-000000000002", domain.RecoveryPointCompleted, func(rp *domain.RecoveryPoint) {
+		rp.ResourceArn = domain.ResourceARN(domain.EBS, "us-east-1", testAccount, "vol-0123456789abcdef0")
+		rp.ResourceType = domain.EBS
+		rp.ARN = "arn:aws:ec2:us-east-1::snapshot/snap-0123456789abcdef0"
+	})
+	cl := e.client("us-east-1")
+	start := func(rp, dst string) string {
+		t.Helper()
+		out, err := cl.StartCopyJob(ctx, copyIn("src", rp, dst))
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.clock.Advance(time.Minute)
+		return aws.ToString(out.CopyJobId)
+	}
+	end := func(id string, st domain.JobState, category string) {
+		t.Helper()
+		if _, err := e.store.UpdateJob(ctx, id, func(j *domain.Job) error {
+			j.MessageCategory = category
+			if err := j.SetState(domain.JobRunning, e.clock.Now()); err != nil {
+				return err
+			}
+			return j.SetState(st, e.clock.Now())
+		}); err != nil {
+			t.Fatal(err)
+		}
+		e.clock.Advance(time.Minute)
+	}
+	t0 := e.clock.Now()
+	j1 := start(rp1, west)  // EFS → west, COMPLETED
+	j2 := start(rp1, local) // EFS → local, FAILED
+	t1 := e.clock.Now()
+	j3 := start(rp2, west) // EBS → west, CREATED
+	j4 := start(rp2, local)
+	end(j1, domain.JobCompleted, "SUCCESS")
+	tEnd1 := e.clock.Now()
+	end(j2, domain.JobFailed, domain.MessageStorageError)
+
+	ids := func(in *backup.ListCopyJobsInput) []string {
+		t.Helper()
+		var got []string
+		p := backup.NewListCopyJobsPaginator(cl, in, func(o *backup.ListCopyJobsPaginatorOptions) { o.Limit = 2 })
+		for p.HasMorePages() {
+			out, err := p.NextPage(ctx)
+			if err != nil {
+				t.Fatalf("ListCopyJobs: %v", err)
+			}
+			if len(out.CopyJobs) > 2 {
+				t.Fatalf("a page of %d jobs, want at most 2", len(out.CopyJobs))
+			}
+			for _, j := range out.CopyJobs {
+				got = append(got, aws.ToString(j.CopyJobId))
+			}
+		}
+		return got
+	}
+	efs, ebs := "EFS", "EBS"
+	cases := []struct {
+		name string
+		in   backup.ListCopyJobsInput
+		want []string
+	}{
+		{"all, newest first, paged by 2", backup.ListCopyJobsInput{}, []string{j4, j3, j2, j1}},
+		{"state", backup.ListCopyJobsInput{ByState: types.CopyJobStateCreated}, []string{j4, j3}},
+		{"destination vault", backup.ListCopyJobsInput{ByDestinationVaultArn: aws.String(west)}, []string{j3, j1}},
+		{"source recovery point", backup.ListCopyJobsInput{BySourceRecoveryPointArn: aws.String(rp1)}, []string{j2, j1}},
+		{"resource type", backup.ListCopyJobsInput{ByResourceType: &ebs}, []string{j4, j3}},
+		{"resource ARN", backup.ListCopyJobsInput{ByResourceArn: aws.String(domain.ResourceARN(domain.EFS, "us-east-1", testAccount, "fs-0123456789abcdef0"))}, []string{j2, j1}},
+		{"created after", backup.ListCopyJobsInput{ByCreatedAfter: aws.Time(t1.Add(-time.Second))}, []string{j4, j3}},
+		{"created before", backup.ListCopyJobsInput{ByCreatedBefore: aws.Time(t1.Add(-time.Second)), ByResourceType: &efs}, []string{j2, j1}},
+		{"created in range", backup.ListCopyJobsInput{ByCreatedAfter: aws.Time(t0), ByCreatedBefore: aws.Time(t1)}, []string{j2}},
+		{"complete after", backup.ListCopyJobsInput{ByCompleteAfter: aws.Time(tEnd1.Add(-time.Second))}, []string{j2}},
+		{"complete before", backup.ListCopyJobsInput{ByCompleteBefore: aws.Time(tEnd1)}, []string{j1}},
+		{"message category", backup.ListCopyJobsInput{ByMessageCategory: aws.String(domain.MessageStorageError)}, []string{j2}},
+		{"message category ANY", backup.ListCopyJobsInput{ByMessageCategory: aws.String("ANY")}, []string{j4, j3, j2, j1}},
+		{"own account", backup.ListCopyJobsInput{ByAccountId: aws.String(testAccount)}, []string{j4, j3, j2, j1}},
+		{"another account", backup.ListCopyJobsInput{ByAccountId: aws.String("999988887777")}, nil},
+		{"parent job", backup.ListCopyJobsInput{ByParentJobId: aws.String("no-such-parent")}, nil},
+	}
+	for _, c := range cases {
+		if got := ids(&c.in); strings.Join(got, ",") != strings.Join(c.want, ",") {
+			t.Errorf("%s: got %v, want %v", c.name, got, c.want)
+		}
+	}
+	if _, err := cl.ListCopyJobs(ctx, &backup.ListCopyJobsInput{ByState: "ABORTED"}); !errors.As(err, new(*types.InvalidParameterValueException)) {
+		t.Errorf("ByState ABORTED: got %v, want InvalidParameterValueException", err)
+	}
+	if _, err := cl.ListCopyJobs(ctx, &backup.ListCopyJobsInput{ByDestinationVaultArn: aws.String("vault")}); !errors.As(err, new(*types.InvalidParameterValueException)) {
+		t.Errorf("malformed ByDestinationVaultArn: got %v, want InvalidParameterValueException", err)
+	}
+	// Copy jobs belong to their source's region.
+	if out, err := e.client("us-west-2").ListCopyJobs(ctx, &backup.ListCopyJobsInput{}); err != nil || len(out.CopyJobs) != 0 {
+		t.Errorf("ListCopyJobs in us-west-2: %d jobs (%v), want none", len(out.CopyJobs), err)
+	}
+
+	// Describe shows every field of the request and the state.
+	d, err := cl.DescribeCopyJob(ctx, &backup.DescribeCopyJobInput{CopyJobId: aws.String(j2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := d.CopyJob
+	if c.State != types.CopyJobStateFailed || aws.ToString(c.MessageCategory) != domain.MessageStorageError || aws.ToString(c.SourceBackupVaultArn) != domain.VaultARN("us-east-1", testAccount, "src") ||
+		aws.ToString(c.DestinationBackupVaultArn) != local || aws.ToString(c.SourceRecoveryPointArn) != rp1 || aws.ToString(c.IamRoleArn) != copyRole ||
+		aws.ToString(c.AccountId) != testAccount || aws.ToString(c.DestinationVaultType) != "BACKUP_VAULT" || aws.ToString(c.DestinationVaultLockState) != "UNLOCKED" ||
+		aws.ToString(c.DestinationEncryptionKeyArn) == "" || c.DestinationRecoveryPointLifecycle == nil || aws.ToInt64(c.DestinationRecoveryPointLifecycle.DeleteAfterDays) != 100 || c.CompletionDate == nil {
+		t.Errorf("DescribeCopyJob: got %+v", c)
+	}
+	if _, err := cl.DescribeCopyJob(ctx, &backup.DescribeCopyJobInput{CopyJobId: aws.String("00000000-0000-0000-0000-000000000000")}); !errors.As(err, new(*types.ResourceNotFoundException)) {
+		t.Errorf("DescribeCopyJob of an unknown ID: got %v, want ResourceNotFoundException", err)
+	}
+
+	// Summaries.
+	sum := func(in *backup.ListCopyJobSummariesInput) map[string]int32 {
+		t.Helper()
+		out, err := cl.ListCopyJobSummaries(ctx, in)
+		if err != nil {
+			t.Fatalf("ListCopyJobSummaries: %v", err)
+		}
+		m := map[string]int32{}
+		for _, s := range out.CopyJobSummaries {
+			if aws.ToString(s.Region) != "us-east-1" || s.StartTime == nil || s.EndTime == nil || !s.EndTime.After(*s.StartTime) {
+				t.Errorf("summary row %+v: want region us-east-1 and a time window", s)
+			}
+			m[string(s.State)+"/"+aws.ToString(s.ResourceType)] += s.Count
+		}
+		return m
+	}
+	got := sum(&backup.ListCopyJobSummariesInput{AggregationPeriod: types.AggregationPeriodSevenDays})
+	want := map[string]int32{"COMPLETED/EFS": 1, "FAILED/EFS": 1, "CREATED/EBS": 2}
+	if !equalCounts(got, want) {
+		t.Errorf("summaries per state and type: got %v, want %v", got, want)
+	}
+	got = sum(&backup.ListCopyJobSummariesInput{State: types.CopyJobStatusAggregateAll, ResourceType: aws.String("AGGREGATE_ALL")})
+	if !equalCounts(got, map[string]int32{"AGGREGATE_ALL/AGGREGATE_ALL": 4}) {
+		t.Errorf("aggregated summary: got %v, want 4 jobs in one row", got)
+	}
+	got = sum(&backup.ListCopyJobSummariesInput{State: types.CopyJobStatusCreated, AggregationPeriod: types.AggregationPeriodOneDay})
+	if !equalCounts(got, map[string]int32{"CREATED/EBS": 2}) {
+		t.Errorf("CREATED summary: got %v", got)
+	}
+	if got := sum(&backup.ListCopyJobSummariesInput{State: types.CopyJobStatusAborted}); len(got) != 0 {
+		t.Errorf("ABORTED summary: got %v, want none", got)
+	}
+}
+
+func equalCounts(a, b map[string]int32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}

@@ -386,6 +386,10 @@ type progressPrinter struct {
 
 func (p *progressPrinter) backup(pr archive.Progress) {
 	el := time.Since(p.start).Seconds()
+	if pr.FilesTotal == 0 && pr.BytesTotal == 0 { // a stream
+		fmt.Fprintf(p.w, "[%5.1fs] read %s, new %s\n", el, human(pr.BytesRead), human(pr.BytesNew))
+		return
+	}
 	fmt.Fprintf(p.w, "[%5.1fs] %d/%d files, %s/%s, read %s, new %s\n", el, pr.FilesDone, pr.FilesTotal,
 		human(pr.BytesDone), human(pr.BytesTotal), human(pr.BytesRead), human(pr.BytesNew))
 }
@@ -500,6 +504,14 @@ func cmdBackup(e *env, fs *flag.FlagSet, loc *location, args []string) error {
 		fmt.Fprintf(w, "snapshot %s saved in %.2fs\n", res.ID, el.Seconds())
 		if parentID != nil {
 			fmt.Fprintf(w, "  parent %s\n", parentID.Short())
+		}
+		if res.Snapshot.Kind == archive.KindStream {
+			fmt.Fprintf(w, "  stream of %s; read %s, added %s (%.1f MB/s)\n", human(s.Size), human(s.BytesRead),
+				human(s.BytesNew), float64(s.BytesRead)/1e6/el.Seconds())
+			for _, wn := range res.Warnings {
+				fmt.Fprintf(w, "  warning: %s\n", wn)
+			}
+			return
 		}
 		fmt.Fprintf(w, "  %d files (%d new, %d changed, %d unchanged), %d dirs, %s; read %s, added %s (%.1f MB/s)\n",
 			s.Files, s.FilesNew, s.FilesChanged, s.FilesUnchanged, s.Dirs, human(s.Size), human(s.BytesRead),

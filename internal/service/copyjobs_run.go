@@ -154,7 +154,7 @@ func (h *copyHandler) Run(ctx context.Context, t *jobs.Task) (jobs.Outcome, erro
 		Progress: func(st archive.CopyStats) {
 			p := backup.JobProgress{BytesDone: st.BytesCopied, BytesTotal: total, ItemsDone: st.BlobsCopied + st.BlobsKnown + st.BlobsMapped}
 			if total > 0 {
-				p.Percent = min(99, 100*float64(st.BytesRead)/float64(total))
+				p.Percent = min(99, 100*float64(st.BytesDone)/float64(total))
 			}
 			t.Progress(p)
 		},

@@ -128,6 +128,16 @@ func serveConfig(ctx context.Context, cfg *config.Config, configPath string, std
 		return err
 	}
 
+	data, err := openData(ctx, cfg, store, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := data.close(); err != nil {
+			log.LogAttrs(context.WithoutCancel(ctx), slog.LevelError, "closing the data plane", slog.String("error", err.Error()))
+		}
+	}()
+
 	svc, err := service.New(service.Deps{
 		Store:         store,
 		Logger:        log,
@@ -138,8 +148,12 @@ func serveConfig(ctx context.Context, cfg *config.Config, configPath string, std
 			id, ok := server.IdentityFrom(ctx)
 			return id.Region, ok
 		},
+		Data: data.deps,
 	})
 	if err != nil {
+		return err
+	}
+	if err := data.start(ctx); err != nil {
 		return err
 	}
 	api := backupapi.NewHandler(svc, backupapi.HandlerOptions{

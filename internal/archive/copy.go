@@ -197,6 +197,8 @@ func CopySnapshot(ctx context.Context, src, dst Repo, snapID ID, opts CopyOption
 	ns := &Snapshot{
 		Time: snap.Time, Kind: snap.Kind, Root: rootTask.dst, Hostname: snap.Hostname,
 		Paths: snap.Paths, Tags: snap.Tags, Size: snap.Size, Files: snap.Files, Meta: meta,
+		// The translation map is referenced from the snapshot so that GC keeps it.
+		Extra: []tree.Ref{{Type: tree.DataBlob, ID: mapID}},
 	}
 	newID, err := dst.SaveSnapshot(ctx, ns)
 	if err != nil {

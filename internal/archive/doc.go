@@ -23,7 +23,8 @@
 //     written.
 //   - Translation map: for incremental copies, the source-ID → destination-ID
 //     pairs of one copied snapshot, stored encrypted in the destination as a
-//     data blob named by the destination snapshot's Meta["coffer.copy-map"].
+//     data blob named by the destination snapshot's Meta["coffer.copy.map"]
+//     and listed in its Extra, so garbage collection keeps it.
 //
 // Tree and stream layout is defined in package tree.
 package archive

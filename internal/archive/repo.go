@@ -28,6 +28,9 @@ type Snapshot struct {
 	Size     int64 // bytes of file or stream content
 	Files    int64
 	Meta     map[string]string
+	// Extra names further blobs the snapshot keeps alive (garbage collection
+	// marks them like Root): a copy's translation map.
+	Extra []tree.Ref
 }
 
 // Snapshot kinds.

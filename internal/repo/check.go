@@ -473,13 +473,15 @@ func (c *checker) checkSnapshots(ctx context.Context, ids []ID) error {
 			c.problem(Problem{Kind: SnapshotCorrupt, Snapshot: idp(id), Detail: err.Error()})
 			continue
 		}
-		bad, err := c.walkRef(ctx, Ref{TreeBlob, sn.Root})
-		if err != nil {
-			return err
-		}
-		for _, b := range bad {
-			ref := b.ref
-			c.problem(Problem{Kind: b.kind, Snapshot: idp(id), Blob: &ref, Pack: b.pack, Detail: b.why})
+		for _, root := range sn.Roots() {
+			bad, err := c.walkRef(ctx, root)
+			if err != nil {
+				return err
+			}
+			for _, b := range bad {
+				ref := b.ref
+				c.problem(Problem{Kind: b.kind, Snapshot: idp(id), Blob: &ref, Pack: b.pack, Detail: b.why})
+			}
 		}
 	}
 	return nil

@@ -227,7 +227,7 @@ func (r *Repository) gcPlan(ctx context.Context, opts GCOptions, rep *GCReport) 
 		if err != nil {
 			return nil, fmt.Errorf("repo: gc: %w (GC needs every snapshot readable; run check)", err)
 		}
-		if err := m.walk(ctx, id, sn.Root); err != nil {
+		if err := m.walk(ctx, id, sn.Roots()); err != nil {
 			return nil, fmt.Errorf("repo: gc: %w", err)
 		}
 		marked = append(marked, id)
@@ -445,7 +445,7 @@ func (r *Repository) gcComplete(ctx context.Context, plan *gcPlan, opts GCOption
 		if err != nil {
 			return false, fmt.Errorf("repo: gc: %w", err)
 		}
-		if err := m.walk(ctx, id, sn.Root); err != nil {
+		if err := m.walk(ctx, id, sn.Roots()); err != nil {
 			return false, fmt.Errorf("repo: gc: %w", err)
 		}
 	}

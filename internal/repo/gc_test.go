@@ -644,3 +644,46 @@ func TestDamagedPlan(t *testing.T) {
 	}
 	g.Close()
 }
+
+// A blob referenced only through Snapshot.Extra (a copy's translation map)
+// survives GC and is verified by Check; the same blob with no snapshot
+// naming it is freed.
+func TestGCKeepsSnapshotExtraBlobs(t *testing.T) {
+	ctx := context.Background()
+	st := newMem()
+	r := initRepo(t, st, Options{PackSize: 64 << 10, Workers: 2})
+	data := randData(7, 40<<10)
+	snap, _ := writeSnapshot(t, r, [][]byte{data}, nil)
+	kept, lost := randData(8, 40<<10), randData(9, 40<<10)
+	for _, b := range [][]byte{kept, lost} {
+		if _, err := r.SaveBlob(ctx, DataBlob, r.Hash(b), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sn, err := r.LoadSnapshot(ctx, snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sn.Extra = []Ref{{DataBlob, r.Hash(kept)}}
+	if _, err := r.SaveSnapshot(ctx, sn); err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	r = openRepo(t, st, Options{PackSize: 64 << 10, Workers: 2})
+	defer r.Close()
+	if rep := mustGC(t, r, gcOpts()); rep.Pending {
+		t.Fatalf("GC: got %+v, want a completed run", rep)
+	}
+	if !r.HasBlob(DataBlob, r.Hash(kept)) {
+		t.Error("GC freed a blob named by Snapshot.Extra")
+	}
+	if r.HasBlob(DataBlob, r.Hash(lost)) {
+		t.Error("GC kept a blob no snapshot references")
+	}
+	if got, err := r.LoadBlob(ctx, DataBlob, r.Hash(kept), nil); err != nil || !bytes.Equal(got, kept) {
+		t.Errorf("load extra blob after GC: err %v, equal %v", err, bytes.Equal(got, kept))
+	}
+	if c := mustCheck(t, r, true); !c.OK() {
+		t.Fatalf("check after GC: %v", c.Error())
+	}
+}

@@ -103,8 +103,11 @@ func (m *marker) pick(k index.Key) (int, bool) {
 
 // walk marks everything reachable from a snapshot's root tree. A tree that
 // cannot be read or decoded is an error: its children are unknown.
-func (m *marker) walk(ctx context.Context, snap ID, root ID) error {
-	stack := []index.Key{{ID: root, Type: uint8(TreeBlob)}}
+func (m *marker) walk(ctx context.Context, snap ID, roots []Ref) error {
+	stack := make([]index.Key, 0, len(roots))
+	for _, ref := range roots {
+		stack = append(stack, ref.key())
+	}
 	for len(stack) > 0 {
 		if err := ctx.Err(); err != nil {
 			return err

@@ -105,6 +105,16 @@ type Snapshot struct {
 	Size     int64             `json:"size"`  // informational
 	Files    int64             `json:"files"` // informational
 	Meta     map[string]string `json:"meta,omitempty"`
+	// Extra lists further blobs this snapshot keeps alive besides Root and
+	// everything Root references, such as a copy's source-to-destination
+	// translation map. GC marks them and Check verifies them as it does Root.
+	Extra []Ref `json:"extra,omitempty"`
+}
+
+// Roots returns the blobs GC and Check start from for this snapshot: the
+// root tree, then Extra.
+func (sn *Snapshot) Roots() []Ref {
+	return append([]Ref{{Type: TreeBlob, ID: sn.Root}}, sn.Extra...)
 }
 
 // TreeRefsFunc returns the blobs a tree blob's plaintext references. The

@@ -113,6 +113,9 @@ func toSnap(s *archive.Snapshot) *repo.Snapshot {
 		p := repo.ID(*s.Parent)
 		rs.Parent = &p
 	}
+	for _, x := range s.Extra {
+		rs.Extra = append(rs.Extra, repo.Ref{Type: repo.BlobType(x.Type), ID: repo.ID(x.ID)})
+	}
 	return rs
 }
 
@@ -123,6 +126,9 @@ func FromSnap(s *repo.Snapshot) *archive.Snapshot {
 	if s.Parent != nil {
 		p := archive.ID(*s.Parent)
 		as.Parent = &p
+	}
+	for _, x := range s.Extra {
+		as.Extra = append(as.Extra, tree.Ref{Type: tree.BlobType(x.Type), ID: tree.ID(x.ID)})
 	}
 	return as
 }

@@ -82,7 +82,7 @@ func (h *restoreHandler) Run(ctx context.Context, t *jobs.Task) (jobs.Outcome, e
 	if ref, err := backup.ParseResourceARN(rp.ResourceArn); err == nil {
 		sourceID = ref.ID
 	}
-	plan, err := parseRestoreMetadata(j.ResourceType, r.Metadata, sourceID)
+	plan, err := parseRestoreMetadata(j.ResourceType, r.Metadata, sourceID, rp.Engine.LogicalBytes)
 	if err != nil {
 		return failed(backup.MessageInvalidParameters, "Restore job failed: %s", errMessage(err)), nil
 	}

@@ -139,8 +139,8 @@ type restorePlan struct {
 
 // parseRestoreMetadata normalises and checks md for type t without
 // looking at anything outside it. sourceID is the backed-up resource's ID
-// (the default file-system-id).
-func parseRestoreMetadata(t backup.ResourceType, md map[string]string, sourceID string) (*restorePlan, error) {
+// (the default file-system-id); sourceSize the backed-up data's size.
+func parseRestoreMetadata(t backup.ResourceType, md map[string]string, sourceID string, sourceSize int64) (*restorePlan, error) {
 	size := 0
 	for k, v := range md {
 		size += len(k) + len(v)
@@ -170,7 +170,7 @@ func parseRestoreMetadata(t backup.ResourceType, md map[string]string, sourceID 
 	case backup.EFS:
 		err = p.parseEFS(sourceID)
 	case backup.EBS:
-		err = p.parseEBS()
+		err = p.parseEBS(sourceSize)
 	case backup.RDS:
 		err = p.parseRDS()
 	default:
@@ -316,7 +316,7 @@ func parseItems(v string) ([]string, error) {
 	return out, nil
 }
 
-func (p *restorePlan) parseEBS() error {
+func (p *restorePlan) parseEBS(sourceSize int64) error {
 	md := p.md
 	if v, ok := md[mdVolumePath]; ok {
 		if !filepath.IsAbs(v) || filepath.Clean(v) != v {
@@ -330,6 +330,12 @@ func (p *restorePlan) parseEBS() error {
 			return backup.InvalidParameterf("Invalid value for Metadata volumeSize: %q; give the size in GiB, 1 to 65536", v)
 		}
 		p.volumeSize = n << 30
+	}
+	if p.volumeSize > 0 && p.volumeSize <= (sourceSize+(1<<30-1))&^(1<<30-1) {
+		// The backed-up size rounded up to whole GiB (what the recovery
+		// point's restore metadata reports) is the backed-up volume
+		// itself, restored exactly.
+		p.volumeSize = 0
 	}
 	for _, k := range []string{mdIops, mdThroughput} {
 		if v, ok := md[k]; ok {
@@ -500,7 +506,7 @@ func (s *Service) startRestoreJob(ctx context.Context, in *backupapi.StartRestor
 	if r, err := backup.ParseResourceARN(rp.ResourceArn); err == nil {
 		sourceID = r.ID
 	}
-	plan, err := parseRestoreMetadata(rp.ResourceType, in.Metadata, sourceID)
+	plan, err := parseRestoreMetadata(rp.ResourceType, in.Metadata, sourceID, rp.Engine.LogicalBytes)
 	if err != nil {
 		return nil, err
 	}
@@ -578,6 +584,9 @@ func (s *Service) checkRestoreTarget(ctx context.Context, region string, rp back
 	case backup.EBS:
 		if p.volumePath == "" && s.data.RestoreRoot == "" {
 			return backup.InvalidRequestf("this Coffer endpoint has no restore_root configured; give the new volume's image path as Metadata volumePath")
+		}
+		if p.volumeSize > 0 && p.volumeSize < rp.Engine.LogicalBytes {
+			return backup.InvalidParameterf("Invalid value for Metadata volumeSize: %d GiB is smaller than the backed-up volume (%d bytes)", p.volumeSize>>30, rp.Engine.LogicalBytes)
 		}
 		if p.volumePath != "" {
 			if _, err := os.Lstat(p.volumePath); err == nil {

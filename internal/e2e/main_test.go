@@ -59,8 +59,18 @@ type instance struct {
 // waits for its banner. extraEnv is added to a minimal environment.
 func start(t *testing.T, dataDir string, extraEnv ...string) *instance {
 	t.Helper()
+	return startWith(t, dataDir, nil, extraEnv...)
+}
+
+// startWith is start with a setup function that may change the command
+// before it runs (add arguments such as --config, run it as another user).
+func startWith(t *testing.T, dataDir string, setup func(*exec.Cmd), extraEnv ...string) *instance {
+	t.Helper()
 	cmd := exec.Command(binary, "serve", "--data-dir", dataDir, "--listen", "127.0.0.1:0")
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, extraEnv...)
+	if setup != nil {
+		setup(cmd)
+	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

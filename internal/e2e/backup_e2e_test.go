@@ -3,7 +3,6 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -198,7 +197,6 @@ func TestBackupAWSCLI(t *testing.T) {
 	if code == 0 || !strings.Contains(errs, "ResourceNotFoundException") || !strings.Contains(errs, "fs-00000000000000bad") {
 		t.Errorf("start-backup-job of an undeclared resource: exit %d\n%s", code, errs)
 	}
-	_ = json.Valid
 }
 
 // manyFiles writes n files of size bytes (distinct content) under root.

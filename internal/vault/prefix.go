@@ -37,9 +37,17 @@ func (p *PrefixStore) full(name string) (string, error) {
 	return p.prefix + "/" + name, nil
 }
 
-// Location returns the inner store's location followed by the prefix.
+// Location returns the inner store's location followed by the prefix. A
+// trailing note in parentheses (the S3 driver's endpoint) stays at the end:
+// "s3://bucket/base/PREFIX (http://host:port)".
 func (p *PrefixStore) Location() string {
-	return strings.TrimSuffix(p.inner.Location(), "/") + "/" + p.prefix
+	loc, note := p.inner.Location(), ""
+	if strings.HasSuffix(loc, ")") {
+		if i := strings.LastIndex(loc, " ("); i >= 0 {
+			loc, note = loc[:i], loc[i:]
+		}
+	}
+	return strings.TrimSuffix(loc, "/") + "/" + p.prefix + note
 }
 
 // Prefix returns the prefix.

@@ -465,3 +465,5 @@ func (e *dataEnv) collectGarbage(t *testing.T, vr *vault.Repo, want int64) repo.
 		time.Sleep(60 * time.Millisecond)
 	}
 }
+
+func waitABit() { time.Sleep(50 * time.Millisecond) }

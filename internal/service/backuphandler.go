@@ -135,6 +135,9 @@ func (h *backupHandler) Run(ctx context.Context, t *jobs.Task) (jobs.Outcome, er
 	}
 
 	// The snapshot is committed: the recovery point may now be COMPLETED.
+	// A stop arriving now no longer cancels the bookkeeping: the backup is
+	// complete and is recorded as such (ABORTING → COMPLETED).
+	ctx = context.WithoutCancel(ctx)
 	done := t.Now()
 	warn := warningsMessage(result.Warnings)
 	md := restoreMetadata(res, v, rp.ARN, result.RestoreMetadata)

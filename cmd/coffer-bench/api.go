@@ -40,6 +40,9 @@ type apiBenchFlags struct {
 	servers, ops     string
 	cpuProfile       string
 	keep             bool
+	// config is a configuration file for coffer serve (--config), ""
+	// for none (the restore benchmark declares its resources there).
+	config string
 }
 
 func runAPIBench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -181,6 +184,9 @@ func startCoffer(ctx context.Context, f apiBenchFlags, work string, log io.Write
 		return apiTarget{}, nil, err
 	}
 	cmd := exec.Command(bin, "serve", "--data-dir", filepath.Join(work, "coffer-data"), "--listen", "127.0.0.1:0")
+	if f.config != "" {
+		cmd.Args = append(cmd.Args, "--config", f.config)
+	}
 	cmd.Env = append(os.Environ(), "COFFER_ACCESS_KEY_ID=", "COFFER_SECRET_ACCESS_KEY=")
 	if f.cpuProfile != "" {
 		abs, _ := filepath.Abs(f.cpuProfile)

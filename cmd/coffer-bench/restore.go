@@ -33,7 +33,7 @@ func init() {
 }
 
 const (
-	rbRole = "arn:aws:iam::111122223333:role/service-role/AWSBackupDefaultServiceRole"
+	rbRole   = "arn:aws:iam::111122223333:role/service-role/AWSBackupDefaultServiceRole"
 	rbDataFS = "arn:aws:elasticfilesystem:us-east-1:111122223333:file-system/fs-00000000000000da7"
 	rbTreeFS = "arn:aws:elasticfilesystem:us-east-1:111122223333:file-system/fs-0000000000000100c"
 )

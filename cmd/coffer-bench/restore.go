@@ -246,6 +246,9 @@ func restoreBench(ctx context.Context, f restoreBenchFlags, size int64, work str
 	if err != nil {
 		return nil, err
 	}
+	if drop {
+		rep.dropped = bench.DropCaches() == nil && rep.dropped
+	}
 	d, dir, err = rbRestore(ctx, c, rp, map[string]string{"newFileSystem": "true", "ItemsToRestore": `["/` + one + `"]`}, restoreRoot)
 	if err != nil {
 		return nil, err
@@ -264,7 +267,7 @@ func restoreBench(ctx context.Context, f restoreBenchFlags, size int64, work str
 		target := filepath.Join(work, "restore-restic-one")
 		rc := restic.restore(target)
 		rc.Args = append(rc.Args, "--include", filepath.Join(tree, one))
-		m := bench.Run(ctx, "restic", "restore-one", rc, false)
+		m := bench.Run(ctx, "restic", "restore-one", rc, drop)
 		if m.Err != nil {
 			return nil, m.Err
 		}

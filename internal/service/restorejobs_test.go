@@ -449,6 +449,21 @@ func TestRestoreVolumeThroughAPI(t *testing.T) {
 	if fi.Size() != 2<<30 || !bytes.Equal(got[:size], want) || !bytes.Equal(got[size:], make([]byte, 1<<20)) {
 		t.Errorf("volumeSize 2: got %d bytes, want 2 GiB starting with the source, then zeros", fi.Size())
 	}
+	// CopySourceTagsToRestoredResource: the recovery point's tags go to the
+	// new volume.
+	if _, err := c.TagResource(ctx, &backup.TagResourceInput{ResourceArn: &rpArn, Tags: map[string]string{"team": "storage", "tier": "gold"}}); err != nil {
+		t.Fatal(err)
+	}
+	dt := e.waitRestore(t, e.restoreJob(t, rpArn, map[string]string{}, func(in *backup.StartRestoreJobInput) {
+		in.CopySourceTagsToRestoredResource = true
+	}))
+	if tags, err := e.store.ListTags(ctx, aws.ToString(dt.CreatedResourceArn)); err != nil || tags["team"] != "storage" || tags["tier"] != "gold" {
+		t.Errorf("tags of the restored volume: got %v (%v), want the recovery point's", tags, err)
+	}
+	if tags, _ := e.store.ListTags(ctx, aws.ToString(d.CreatedResourceArn)); len(tags) != 0 {
+		t.Errorf("a restore without CopySourceTagsToRestoredResource tagged its volume: %v", tags)
+	}
+
 	// Never over an existing file.
 	_, err = c.StartRestoreJob(ctx, &backup.StartRestoreJobInput{RecoveryPointArn: &rpArn, Metadata: map[string]string{"volumePath": dst}})
 	wantAPIError(t, err, "InvalidParameterValueException", dst, "exists")

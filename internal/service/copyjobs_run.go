@@ -86,7 +86,7 @@ func (h *copyHandler) Run(ctx context.Context, t *jobs.Task) (jobs.Outcome, erro
 
 	srcRepo, err := s.data.Vaults.Open(ctx, srcVault)
 	if err != nil {
-		return jobs.Outcome{}, jobs.Fail(backup.MessageStorageError, "Copy job failed: cannot open the storage of source backup vault %s to read recovery point %s: %v", srcVault.Name, src.ARN, err)
+		return jobs.Outcome{}, jobs.Fail(backup.MessageStorageError, "Copy job failed: cannot open the storage of source backup vault %s to read recovery point %s%s: %v", srcVault.Name, src.ARN, storageCause(err), err)
 	}
 	snapID, err := repo.ParseID(src.Engine.SnapshotID)
 	if err != nil || src.Engine.Repository != srcRepo.ID {
@@ -95,7 +95,7 @@ func (h *copyHandler) Run(ctx context.Context, t *jobs.Task) (jobs.Outcome, erro
 	params := srcRepo.Repository.ChunkerParams()
 	dstRepo, err := s.data.Vaults.OpenWith(ctx, dst, vault.OpenOptions{ChunkerParams: &params})
 	if err != nil {
-		return jobs.Outcome{}, jobs.Fail(backup.MessageStorageError, "Copy job failed: cannot open the storage of destination backup vault %s to copy recovery point %s: %v", dst.Name, src.ARN, err)
+		return jobs.Outcome{}, jobs.Fail(backup.MessageStorageError, "Copy job failed: cannot open the storage of destination backup vault %s to copy recovery point %s%s: %v", dst.Name, src.ARN, storageCause(err), err)
 	}
 
 	arn := c.DestinationRecoveryPointArn
@@ -268,12 +268,24 @@ func copyFailure(ctx context.Context, rpArn, srcVault, dstVault string, err erro
 	switch {
 	case errors.Is(err, repo.ErrCorrupt), errors.As(err, &be), errors.Is(err, archive.ErrBlobNotFound), errors.Is(err, archive.ErrSnapshotNotFound):
 		return jobs.Fail(backup.MessageResourceError, "Copy job failed: recovery point %s in backup vault %s is damaged and cannot be copied (run a check of the vault's repository): %v", rpArn, srcVault, err)
-	case errors.Is(err, blob.ErrNoSpace):
-		return jobs.Fail(backup.MessageStorageError, "Copy job failed: copying recovery point %s: the storage of destination backup vault %s is full: %v", rpArn, dstVault, err)
-	case errors.Is(err, blob.ErrUnavailable), errors.Is(err, repo.ErrWriteFailed), errors.Is(err, repo.ErrSessionExpired):
-		return jobs.Fail(backup.MessageStorageError, "Copy job failed: copying recovery point %s from backup vault %s to %s: storage did not answer after retries: %v", rpArn, srcVault, dstVault, err)
+	case errors.Is(err, blob.ErrNoSpace), errors.Is(err, blob.ErrUnavailable), errors.Is(err, repo.ErrWriteFailed), errors.Is(err, repo.ErrSessionExpired):
+		return jobs.Fail(backup.MessageStorageError, "Copy job failed: copying recovery point %s from backup vault %s to %s%s: %v", rpArn, srcVault, dstVault, storageCause(err), err)
 	}
 	return jobs.Fail(backup.MessageInternalError, "Copy job failed: copying recovery point %s from backup vault %s to %s: %v", rpArn, srcVault, dstVault, err)
+}
+
+// storageCause words a storage failure for a StatusMessage (", the
+// storage is full", ...), "" when err is none of the storage sentinels.
+func storageCause(err error) string {
+	switch {
+	case errors.Is(err, blob.ErrNoSpace):
+		return ": the storage is full"
+	case errors.Is(err, blob.ErrUnavailable):
+		return ": the storage did not answer after retries"
+	case errors.Is(err, repo.ErrWriteFailed), errors.Is(err, repo.ErrSessionExpired):
+		return ": a write to the storage failed"
+	}
+	return ""
 }
 
 // Settle implements jobs.Handler: an attempt that did not finish leaves at

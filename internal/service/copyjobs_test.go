@@ -475,9 +475,9 @@ func TestCopyOfCorruptSourceFails(t *testing.T) {
 }
 
 // TestCopyWhenDestinationFails makes every write to the destination storage
-// fail in the middle of a copy (behind the retry decorator): the job ends
-// FAILED with the cause and leaves no recovery point; once the storage
-// works again a new copy completes.
+// fail in the middle of a copy (behind the retry decorator), as unreachable
+// and then as full: the job ends FAILED with the cause and leaves no
+// recovery point; once the storage works again a new copy completes.
 func TestCopyWhenDestinationFails(t *testing.T) {
 	ctx := context.Background()
 	src := t.TempDir()
@@ -507,21 +507,32 @@ func TestCopyWhenDestinationFails(t *testing.T) {
 	if _, err := e.vaults.Open(ctx, v); err != nil { // the repository exists; its data writes will fail
 		t.Fatal(err)
 	}
-	faulty.SetRules(fault.Rule{Ops: fault.OpPut | fault.OpPutIfAbsent, Prefix: "vaults/dst/", Kind: fault.Fail})
-
-	j := e.waitCopy(t, "us-east-1", e.startCopy(t, "us-east-1", copyIn("src", rp, dstArn)))
-	msg := aws.ToString(j.StatusMessage)
-	if j.State != types.CopyJobStateFailed || !strings.Contains(msg, "storage") || !strings.Contains(msg, rp) {
-		t.Fatalf("copy to failing storage: got %s %q, want FAILED naming the storage and %s", j.State, msg, rp)
-	}
-	if got := aws.ToString(j.MessageCategory); got != domain.MessageStorageError {
-		t.Errorf("MessageCategory = %q, want %s", got, domain.MessageStorageError)
-	}
-	if n := len(e.pointsIn(t, "us-west-2", "dst")); n != 0 {
-		t.Fatalf("destination holds %d recovery points after the failed copy, want 0", n)
+	for _, c := range []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"unreachable", blob.ErrUnavailable, "storage did not answer after retries"},
+		{"full", blob.ErrNoSpace, "storage is full"},
+	} {
+		faulty.SetRules(fault.Rule{Ops: fault.OpPut | fault.OpPutIfAbsent, Prefix: "vaults/dst/", Kind: fault.Fail, Err: c.err})
+		j := e.waitCopy(t, "us-east-1", e.startCopy(t, "us-east-1", copyIn("src", rp, dstArn)))
+		msg := aws.ToString(j.StatusMessage)
+		if j.State != types.CopyJobStateFailed || !strings.Contains(msg, c.want) || !strings.Contains(msg, rp) {
+			t.Fatalf("%s destination: got %s %q, want FAILED saying %q and naming %s", c.name, j.State, msg, c.want, rp)
+		}
+		if got := aws.ToString(j.MessageCategory); got != domain.MessageStorageError {
+			t.Errorf("%s destination: MessageCategory = %q, want %s", c.name, got, domain.MessageStorageError)
+		}
+		if c.err == blob.ErrUnavailable && faulty.Fired()[0] < 3 {
+			t.Errorf("unreachable destination: the write fault fired %d times, want the retry decorator's 3 attempts", faulty.Fired()[0])
+		}
+		if n := len(e.pointsIn(t, "us-west-2", "dst")); n != 0 {
+			t.Fatalf("%s destination holds %d recovery points after the failed copy, want 0", c.name, n)
+		}
 	}
 	faulty.Clear()
-	j = e.copyDone(t, copyIn("src", rp, dstArn))
+	j := e.copyDone(t, copyIn("src", rp, dstArn))
 	sameTree(t, "copy after the storage recovered", src, e.restorePoint(t, aws.ToString(j.DestinationRecoveryPointArn)))
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/coffer/coffer/internal/archive/tree"
 	domain "github.com/coffer/coffer/internal/backup"
 	"github.com/coffer/coffer/internal/connector/postgres/pgtest"
+	"github.com/coffer/coffer/internal/meta/sqlite"
 )
 
 // restoreJob starts a restore and returns its ID.
@@ -831,5 +832,126 @@ func TestRestoreJobListsAndValidation(t *testing.T) {
 	wantAPIError(t, err, "ResourceNotFoundException", "us-west-2")
 	if _, err := e.client("us-west-2").GetRestoreJobMetadata(ctx, &backup.GetRestoreJobMetadataInput{RestoreJobId: &id}); err == nil {
 		t.Error("GetRestoreJobMetadata from another region: got the job")
+	}
+}
+
+// TestInterruptedRestoresSettled: restore jobs whose Coffer process died
+// while they ran (RUNNING, leased to an earlier incarnation of the node) are
+// settled when the runner starts: each ends FAILED, the partial file system
+// restore is renamed aws-backup-failed-restore_, the partial volume image
+// and the staging database are removed, the claimed database identifier is
+// released.
+func TestInterruptedRestoresSettled(t *testing.T) {
+	ctx := context.Background()
+	d := t.TempDir()
+	src := writeFiles(t, map[string]string{"a/b": "content"})
+	fs, other := efsResource(src), efsResource(t.TempDir())
+	img := filepath.Join(t.TempDir(), "disk.img")
+	if err := os.WriteFile(img, []byte(bigFile(1<<20, 3)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	vol := ebsResource(img)
+	pg := pgtest.Start(t)
+	pg.CreateDB(t, "shop")
+	pg.Exec(t, "shop", `CREATE TABLE t (x int); INSERT INTO t VALUES (1), (2);`)
+	db := rdsResource("shop", pg.DSN("shop"))
+	resources := []domain.Resource{fs, other, vol, db}
+
+	rps := map[domain.ResourceType]string{}
+	t.Run("first run", func(t *testing.T) {
+		e := newDataEnv(t, dataOptions{resources: resources, dataDir: d})
+		e.createVault(t, "v1")
+		for _, r := range []domain.Resource{fs, vol, db} {
+			rps[r.Type] = aws.ToString(e.backupDone(t, "v1", r.ARN).RecoveryPointArn)
+		}
+	})
+
+	ids := domain.NewIDs(nil)
+	jobs := map[domain.ResourceType]domain.Job{}
+	restoreRoot := filepath.Join(d, "restores")
+	partialDir := filepath.Join(other.Target, "aws-backup-restore_2025-06-01T12-00-00-000Z")
+	var tmpImage, staging string
+	setup := func(store *sqlite.Store) {
+		created := time.Date(2025, 6, 1, 11, 0, 0, 0, time.UTC)
+		for _, r := range []domain.Resource{fs, vol, db} {
+			rp, err := store.GetRecoveryPoint(ctx, rps[r.Type])
+			if err != nil {
+				t.Fatal(err)
+			}
+			j := domain.Job{ID: ids.JobID(), Kind: domain.RestoreJob, Region: "us-east-1", AccountID: testAccount, State: domain.JobPending,
+				CreationDate: created, ResourceArn: r.ARN, ResourceType: r.Type,
+				Restore: &domain.RestoreDetails{RecoveryPointArn: rp.ARN, BackupVaultArn: rp.VaultArn, RecoveryPointCreationDate: rp.CreationDate}}
+			switch r.Type {
+			case domain.EFS:
+				j.Restore.Metadata = map[string]string{"newFileSystem": "false", "file-system-id": other.ID}
+				j.Restore.Target, j.Restore.CreatedResourceArn = partialDir, other.ARN
+				if err := os.MkdirAll(filepath.Join(partialDir, "a"), 0o700); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(partialDir, "a", "b"), []byte("cont"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			case domain.EBS:
+				if err := os.MkdirAll(restoreRoot, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				tmpImage = filepath.Join(restoreRoot, ".vol-x.img.coffer-restore-"+strings.ToLower(j.ID))
+				j.Restore.Target = tmpImage
+				if err := os.WriteFile(tmpImage, []byte("partial"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			case domain.RDS:
+				j.Restore.Metadata = map[string]string{"dbInstanceIdentifier": "shop-new", "dbName": "shop_new"}
+				staging = "coffer_restore_" + strings.ToLower(strings.ReplaceAll(j.ID, "-", ""))
+				j.Restore.Target = staging
+				pg.CreateDB(t, staging)
+				claim := domain.Resource{ARN: domain.ResourceARN(domain.RDS, "us-east-1", testAccount, "shop-new"), Type: domain.RDS,
+					Region: "us-east-1", AccountID: testAccount, ID: "shop-new", Origin: "restore", CreatedByJobID: j.ID}
+				if err := store.CreateResource(ctx, claim); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, _, err := store.CreateJob(ctx, j, 0); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := store.UpdateJob(ctx, j.ID, func(x *domain.Job) error {
+				x.LeaseOwner, x.LeaseExpiry = "test-node/0123456789ab/w1", created.Add(24*time.Hour)
+				return x.SetState(domain.JobRunning, created)
+			}); err != nil {
+				t.Fatal(err)
+			}
+			jobs[r.Type] = j
+		}
+	}
+	e := newDataEnv(t, dataOptions{resources: resources, dataDir: d, before: setup})
+	for typ, j := range jobs {
+		got := e.waitRestore(t, j.ID)
+		msg := aws.ToString(got.StatusMessage)
+		if got.Status != types.RestoreJobStatusFailed || !strings.Contains(msg, "interrupted") {
+			t.Errorf("%s restore: got %s %q, want FAILED interrupted", typ, got.Status, msg)
+		}
+		if typ == domain.EFS && !strings.Contains(msg, "aws-backup-failed-restore_2025-06-01T12-00-00-000Z") {
+			t.Errorf("EFS restore: message %q does not say where the partial output is", msg)
+		}
+	}
+	if _, err := os.Stat(partialDir); !os.IsNotExist(err) {
+		t.Errorf("the partial restore directory keeps its name: %v", err)
+	}
+	if b, err := os.ReadFile(filepath.Join(other.Target, "aws-backup-failed-restore_2025-06-01T12-00-00-000Z", "a", "b")); err != nil || string(b) != "cont" {
+		t.Errorf("the partial output was not kept under aws-backup-failed-restore_: %q %v", b, err)
+	}
+	if _, err := os.Stat(tmpImage); !os.IsNotExist(err) {
+		t.Errorf("the partial volume image is still there: %v", err)
+	}
+	if n := pg.QueryString(t, "postgres", "SELECT count(*)::text FROM pg_database WHERE datname = '"+staging+"'"); n != "0" {
+		t.Errorf("the staging database is still there")
+	}
+	if _, err := e.store.GetResource(ctx, domain.ResourceARN(domain.RDS, "us-east-1", testAccount, "shop-new")); domain.KindOf(err) != domain.KindNotFound {
+		t.Errorf("the claimed identifier was not released: %v", err)
+	}
+	// The identifier is free again: a restore takes it.
+	e.restoreDone(t, rps[domain.RDS], map[string]string{"dbInstanceIdentifier": "shop-new", "dbName": "shop_new"})
+	if got := pg.QueryString(t, "shop_new", "SELECT count(*)::text FROM t"); got != "2" {
+		t.Errorf("restored database has %s rows, want 2", got)
 	}
 }

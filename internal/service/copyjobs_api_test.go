@@ -489,3 +489,51 @@ func equalCounts(a, b map[string]int32) bool {
 	}
 	return true
 }
+
+// TestCopyLifecycle checks the copy's lifecycle: inherited from the source,
+// overridden field by field, DeleteAfterDays -1 keeping the source's.
+func TestCopyLifecycle(t *testing.T) {
+	ctx := context.Background()
+	e := newQueueEnv(t, 0, 0)
+	e.vault(t, "us-east-1", "src")
+	dst := e.vault(t, "us-west-2", "dst")
+	rp := e.point(t, "src", "00000000-0000-4000-8000-000000000001", domain.RecoveryPointCompleted, func(rp *domain.RecoveryPoint) {
+		rp.Lifecycle = &domain.Lifecycle{DeleteAfterDays: domain.Days(200), MoveToColdStorageAfterDays: domain.Days(30)}
+	})
+	forever := e.point(t, "src", "00000000-0000-4000-8000-000000000002", domain.RecoveryPointCompleted, func(rp *domain.RecoveryPoint) {
+		rp.Lifecycle = nil
+	})
+	cl := e.client("us-east-1")
+	for _, c := range []struct {
+		name      string
+		rp        string
+		in        *types.Lifecycle
+		cold, del int64 // 0: not set
+	}{
+		{"inherited", rp, nil, 30, 200},
+		{"retention overridden", rp, &types.Lifecycle{DeleteAfterDays: aws.Int64(150)}, 30, 150},
+		{"cold overridden", rp, &types.Lifecycle{MoveToColdStorageAfterDays: aws.Int64(60)}, 60, 200},
+		{"-1 keeps the source's retention", rp, &types.Lifecycle{DeleteAfterDays: aws.Int64(-1), MoveToColdStorageAfterDays: aws.Int64(10)}, 10, 200},
+		{"source kept forever", forever, nil, 0, 0},
+		{"forever source, retention set", forever, &types.Lifecycle{DeleteAfterDays: aws.Int64(7)}, 0, 7},
+	} {
+		in := copyIn("src", c.rp, dst)
+		in.Lifecycle = c.in
+		out, err := cl.StartCopyJob(ctx, in)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		d, err := cl.DescribeCopyJob(ctx, &backup.DescribeCopyJobInput{CopyJobId: out.CopyJobId})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l := d.CopyJob.DestinationRecoveryPointLifecycle
+		var cold, del int64
+		if l != nil {
+			cold, del = aws.ToInt64(l.MoveToColdStorageAfterDays), aws.ToInt64(l.DeleteAfterDays)
+		}
+		if cold != c.cold || del != c.del {
+			t.Errorf("%s: copy lifecycle cold %d, delete %d; want %d, %d", c.name, cold, del, c.cold, c.del)
+		}
+	}
+}

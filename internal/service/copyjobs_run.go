@@ -167,11 +167,16 @@ func (h *copyHandler) Run(ctx context.Context, t *jobs.Task) (jobs.Outcome, erro
 		// without the storage (which may be what failed); the blobs
 		// already stored are garbage.
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+		defer cancel()
 		if derr := s.store.DeleteRecoveryPoint(dctx, arn); derr != nil && backup.KindOf(derr) != backup.KindNotFound {
 			t.Logger.Warn("removing the failed copy's recovery point", "recovery_point", arn, "error", derr.Error())
 		}
-		cancel()
 		s.markDirty(dst.Key())
+		if ctx.Err() == nil {
+			if _, gerr := s.store.GetRecoveryPoint(dctx, src.ARN); backup.KindOf(gerr) == backup.KindNotFound {
+				return jobs.Outcome{}, jobs.Fail(backup.MessageResourceError, "Copy job failed: source recovery point %s was deleted while it was being copied: %v", src.ARN, err)
+			}
+		}
 		return jobs.Outcome{}, copyFailure(ctx, src.ARN, srcVault.Name, dst.Name, err)
 	}
 

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"embed"
 	"fmt"
 	"io/fs"
@@ -75,6 +76,11 @@ func SchemaVersion() int {
 // run in one write transaction together with their schema_migrations rows,
 // so an upgrade is applied completely or not at all. A database whose
 // schema is newer than the binary's is refused with meta.ErrSchemaTooNew.
+//
+// Foreign key enforcement is off while migrations run (SQLite's procedure
+// for rebuilding a table: a migration may create a table's new version,
+// copy the rows, drop the old one and rename the new one), and
+// PRAGMA foreign_key_check must find no violation before the COMMIT.
 func (s *Store) migrate(ctx context.Context) error {
 	ms, err := migrations()
 	if err != nil {
@@ -89,7 +95,29 @@ func (s *Store) applyMigrations(ctx context.Context, ms []migration) error {
 		latest = ms[len(ms)-1].version
 	}
 	applied := 0
-	err := s.tx(ctx, func(t *wtx) error {
+	err := s.txRaw(ctx, func(t *wtx) (err error) {
+		// PRAGMA foreign_keys is a no-op inside a transaction: switch it
+		// off before BEGIN and on again after COMMIT or ROLLBACK.
+		if err := t.execScript(`PRAGMA foreign_keys = OFF`); err != nil {
+			return fmt.Errorf("sqlite: migrate: %w", err)
+		}
+		defer func() {
+			if ferr := t.execScript(`PRAGMA foreign_keys = ON`); ferr != nil && err == nil {
+				err = fmt.Errorf("sqlite: migrate: enable foreign keys: %w", ferr)
+			}
+		}()
+		if err := t.execScript(`BEGIN IMMEDIATE`); err != nil {
+			return fmt.Errorf("sqlite: migrate: %w", err)
+		}
+		defer func() {
+			if err == nil {
+				if err = t.execScript(`COMMIT`); err == nil {
+					return
+				}
+				err = fmt.Errorf("sqlite: migrate: commit: %w", err)
+			}
+			_ = t.execScript(`ROLLBACK`)
+		}()
 		if err := t.execScript(`CREATE TABLE IF NOT EXISTS schema_migrations (
 			version    INTEGER NOT NULL PRIMARY KEY,
 			name       TEXT    NOT NULL,
@@ -97,7 +125,7 @@ func (s *Store) applyMigrations(ctx context.Context, ms []migration) error {
 		)`); err != nil {
 			return fmt.Errorf("sqlite: migrate: create schema_migrations: %w", err)
 		}
-		if err := s.wconn.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+		if err := s.wconn.QueryRowContext(t.ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
 			return fmt.Errorf("sqlite: migrate: read schema version: %w", err)
 		}
 		if current > latest {
@@ -110,11 +138,14 @@ func (s *Store) applyMigrations(ctx context.Context, ms []migration) error {
 			if err := t.execScript(m.sql); err != nil {
 				return fmt.Errorf("sqlite: migration %d (%s): %w", m.version, m.name, err)
 			}
-			if _, err := s.wconn.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
+			if _, err := s.wconn.ExecContext(t.ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
 				m.version, m.name, s.clock.Now().UTC().Format(time.RFC3339)); err != nil {
 				return fmt.Errorf("sqlite: record migration %d: %w", m.version, err)
 			}
 			applied++
+		}
+		if applied > 0 {
+			return foreignKeyCheck(t)
 		}
 		return nil
 	})
@@ -123,6 +154,28 @@ func (s *Store) applyMigrations(ctx context.Context, ms []migration) error {
 	}
 	if applied > 0 {
 		s.log.Info("metadata schema migrated", slog.String("path", s.path), slog.Int("from", current), slog.Int("to", latest))
+	}
+	return nil
+}
+
+// foreignKeyCheck fails when PRAGMA foreign_key_check reports a violation.
+func foreignKeyCheck(t *wtx) (err error) {
+	rows, err := t.s.wconn.QueryContext(t.ctx, `PRAGMA foreign_key_check`)
+	if err != nil {
+		return fmt.Errorf("sqlite: migrate: foreign key check: %w", err)
+	}
+	defer rows.Close()
+	if rows.Next() {
+		var table, parent string
+		var rowid sql.NullInt64
+		var fk int
+		if err := rows.Scan(&table, &rowid, &parent, &fk); err != nil {
+			return fmt.Errorf("sqlite: migrate: foreign key check: %w", err)
+		}
+		return fmt.Errorf("sqlite: migrate: the migrated schema violates a foreign key of table %s (parent %s)", table, parent)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("sqlite: migrate: foreign key check: %w", err)
 	}
 	return nil
 }

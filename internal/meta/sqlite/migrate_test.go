@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -202,5 +204,130 @@ func TestWritePanicIsContained(t *testing.T) {
 	v, err := s.GetVault(ctx, k)
 	if err != nil || v.AccessPolicy != "" {
 		t.Fatalf("after a panicking update: %+v, %v; want the vault unchanged", v, err)
+	}
+}
+
+// TestMigration2KeepsVaultsAndPoints: a version 1 database with vaults,
+// recovery points and tags is rebuilt into the rowid vaults table with
+// everything kept, the recovery points' foreign key still enforced, and
+// no index left on arn.
+func TestMigration2KeepsVaultsAndPoints(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, FileName)
+	ms, err := migrations()
+	if err != nil || len(ms) < 2 {
+		t.Fatalf("migrations: %d, %v", len(ms), err)
+	}
+	db, err := sql.Open("sqlite", path+"?_pragma=foreign_keys(1)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustExec := func(q string, args ...any) {
+		t.Helper()
+		if _, err := db.Exec(q, args...); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	mustExec(`CREATE TABLE schema_migrations (version INTEGER NOT NULL PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`)
+	mustExec(ms[0].sql)
+	mustExec(`INSERT INTO schema_migrations VALUES (1, ?, 'then')`, ms[0].name)
+	want := map[string]backup.Vault{}
+	for i, name := range []string{"zeta", "alpha", "mid"} {
+		v := tVault(name)
+		v.ARN = v.Key().ARN()
+		v.CreatorRequestID = "req-" + name
+		data, err := encode(&v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustExec(`INSERT INTO vaults (region, account, name, arn, vault_type, shared, created_ns, rp_count, data) VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?)`,
+			tRegion, tAccount, name, v.ARN, string(v.VaultType), ns(v.CreationDate), i, data)
+		v.NumberOfRecoveryPoints = int64(i)
+		want[name] = v
+		mustExec(`INSERT INTO tags (arn, key, value) VALUES (?, 'k', ?)`, v.ARN, name)
+		for j := range i {
+			mustExec(`INSERT INTO recovery_points (arn, region, account, vault_name, resource_arn, resource_type, status, created_ns, data) VALUES (?, ?, ?, ?, 'r', 'EFS', 'COMPLETED', 1, '{}')`,
+				fmt.Sprintf("arn:aws:backup:%s:%s:recovery-point:%s-%d", tRegion, tAccount, name, j), tRegion, tAccount, name)
+		}
+	}
+	db.Close()
+
+	s, err := OpenFile(ctx, path, Options{})
+	if err != nil {
+		t.Fatalf("open of a version 1 database: %v", err)
+	}
+	defer s.Close()
+	if got := schemaRows(t, path); len(got) != SchemaVersion() {
+		t.Fatalf("schema_migrations = %v, want versions 1…%d", got, SchemaVersion())
+	}
+	list, _, err := s.ListVaults(ctx, meta.VaultFilter{Region: tRegion, AccountID: tAccount}, meta.Page{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, v := range list {
+		names = append(names, v.Name)
+		if !reflect.DeepEqual(v, want[v.Name]) {
+			t.Errorf("migrated vault %s = %+v, want %+v", v.Name, v, want[v.Name])
+		}
+		if tags, err := s.ListTags(ctx, v.ARN); err != nil || tags["k"] != v.Name {
+			t.Errorf("tags of %s = %v, %v", v.Name, tags, err)
+		}
+	}
+	if strings.Join(names, ",") != "alpha,mid,zeta" {
+		t.Errorf("ListVaults after migration = %v, want alpha,mid,zeta", names)
+	}
+	var fk int
+	if err := s.wconn.QueryRowContext(ctx, `PRAGMA foreign_keys`).Scan(&fk); err != nil || fk != 1 {
+		t.Fatalf("PRAGMA foreign_keys after migrating = %d, %v; want 1", fk, err)
+	}
+	// The foreign key still guards recovery points: a vault with points
+	// cannot go, and a point cannot reference a missing vault.
+	if err := s.DeleteVault(ctx, tKey("mid")); backup.KindOf(err) != backup.KindInvalidRequest {
+		t.Errorf("DeleteVault of a vault with points = %v, want InvalidRequest", err)
+	}
+	err = s.tx(ctx, func(t *wtx) error {
+		_, err := t.exec(`INSERT INTO recovery_points (arn, region, account, vault_name, resource_arn, resource_type, status, created_ns, data) VALUES ('orphan', ?, ?, 'gone', 'r', 'EFS', 'COMPLETED', 1, '{}')`, tRegion, tAccount)
+		return err
+	})
+	if err == nil {
+		t.Errorf("a recovery point of a missing vault was stored: the foreign key is lost")
+	}
+	var idx int
+	if err := s.wconn.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'vaults'`).Scan(&idx); err != nil || idx != 1 {
+		t.Errorf("vaults has %d indexes (%v), want 1 (the key)", idx, err)
+	}
+	// Rows keep working.
+	if err := s.DeleteVault(ctx, tKey("zeta")); err != nil {
+		t.Errorf("DeleteVault(zeta): %v", err)
+	}
+	if _, err := s.CreateVault(ctx, tVault("zeta"), nil); err != nil {
+		t.Errorf("CreateVault(zeta) again: %v", err)
+	}
+}
+
+// TestMigrationForeignKeyViolationRefused: a migration that leaves a
+// foreign key violated is rolled back.
+func TestMigrationForeignKeyViolationRefused(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ms, _ := migrations()
+	bad := append(ms, migration{version: len(ms) + 1, name: "orphans",
+		sql: `INSERT INTO recovery_points (arn, region, account, vault_name, resource_arn, resource_type, status, created_ns, data) VALUES ('orphan', 'r', 'a', 'none', 'x', 'EFS', 'COMPLETED', 1, '{}')`})
+	if err := s.applyMigrations(ctx, bad); err == nil || !strings.Contains(err.Error(), "foreign key") {
+		t.Fatalf("migration leaving an orphan = %v, want a foreign key error", err)
+	}
+	var n int
+	if err := s.wconn.QueryRowContext(ctx, `SELECT COUNT(*) FROM recovery_points`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("recovery_points after the refused migration: %d rows, %v; want 0", n, err)
+	}
+	var fk int
+	if err := s.wconn.QueryRowContext(ctx, `PRAGMA foreign_keys`).Scan(&fk); err != nil || fk != 1 {
+		t.Fatalf("PRAGMA foreign_keys after a refused migration = %d, %v; want 1", fk, err)
 	}
 }

@@ -62,11 +62,23 @@ func (s *Store) CreateRecoveryPoint(ctx context.Context, rp backup.RecoveryPoint
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...); err != nil {
 			return err
 		}
-		if _, err := t.exec(`UPDATE vaults SET rp_count = rp_count + 1 WHERE region = ? AND account = ? AND name = ?`, k.Region, k.AccountID, k.Name); err != nil {
+		if err := t.addPoints(k, 1); err != nil {
 			return err
 		}
 		return t.putTags(rp.ARN, tags)
 	})
+}
+
+// addPoints adds delta to the vault's recovery point count, in the
+// database and (on commit) in the vault cache.
+func (t *wtx) addPoints(k backup.VaultKey, delta int) error {
+	var n int64
+	if err := t.queryRow(`UPDATE vaults SET rp_count = rp_count + ? WHERE region = ? AND account = ? AND name = ? RETURNING rp_count`,
+		delta, k.Region, k.AccountID, k.Name).Scan(&n); err != nil {
+		return scanErr(err, vaultNotFound(k))
+	}
+	t.onCommit(func(c *vaultCache) { c.setCount(k, n) })
+	return nil
 }
 
 func scanPoint(row scanner, notFound func() error) (backup.RecoveryPoint, error) {
@@ -127,7 +139,7 @@ func (s *Store) DeleteRecoveryPoint(ctx context.Context, arn string) error {
 		if _, err := t.exec(`DELETE FROM recovery_points WHERE arn = ?`, arn); err != nil {
 			return err
 		}
-		if _, err := t.exec(`UPDATE vaults SET rp_count = rp_count - 1 WHERE region = ? AND account = ? AND name = ?`, region, account, vault); err != nil {
+		if err := t.addPoints(backup.VaultKey{Region: region, AccountID: account, Name: vault}, -1); err != nil {
 			return err
 		}
 		_, err := t.exec(`DELETE FROM tags WHERE arn = ?`, arn)

@@ -55,7 +55,13 @@ type Options struct {
 	// Clock stamps schema_migrations rows (the store takes every other
 	// time from its callers). Default: clock.Real{}.
 	Clock clock.Clock
+
+	ckpt ckptTuning // tests only
 }
+
+// ErrInUse: another Store, in this process or another, has the database
+// open (see "One owner" in the package comment). Open fails with it.
+var ErrInUse = errors.New("the metadata database is in use by another Coffer process or store")
 
 // Store is the SQLite metadata store. It implements meta.Store.
 type Store struct {
@@ -73,6 +79,11 @@ type Store struct {
 	mu     sync.Mutex
 	stmts  map[stmtKey]*sql.Stmt
 	closed atomic.Bool
+
+	vaults *vaultCache // loaded at Open; see vaultcache.go
+	lock   *os.File    // the ownership lock (lockFile), held until Close
+
+	ckpt ckptState // the checkpointer; see checkpoint.go
 }
 
 var _ meta.Store = (*Store)(nil)
@@ -120,12 +131,27 @@ func OpenFile(ctx context.Context, path string, opts Options) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	lock, err := lockFile(path)
+	if err != nil {
+		return nil, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			unlockFile(lock)
+		}
+	}()
 
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busy.Milliseconds()))
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous("+syncMode+")")
+	// No checkpoint inside a commit: the checkpointer does them (see
+	// checkpoint.go). journal_size_limit shrinks a WAL file that grew
+	// beyond it when the WAL restarts.
+	q.Add("_pragma", "wal_autocheckpoint(0)")
+	q.Add("_pragma", fmt.Sprintf("journal_size_limit(%d)", walSizeLimit))
 	q.Add("_txlock", "immediate")
 	w, err := sql.Open("sqlite", path+"?"+q.Encode())
 	if err != nil {
@@ -140,7 +166,8 @@ func OpenFile(ctx context.Context, path string, opts Options) (*Store, error) {
 		clk = clock.Real{}
 	}
 	s := &Store{path: path, log: log, clock: clk, w: w, stmts: map[stmtKey]*sql.Stmt{},
-		writes: make(chan *writeReq), quit: make(chan struct{}), writerDone: make(chan struct{})}
+		writes: make(chan *writeReq), quit: make(chan struct{}), writerDone: make(chan struct{}), lock: lock}
+	s.ckpt.init(opts.ckpt)
 	// Writes use this one connection directly, with explicit BEGIN
 	// IMMEDIATE/COMMIT, so that statements prepared on it stay prepared
 	// (database/sql re-prepares a connection's statements inside each Tx).
@@ -150,7 +177,11 @@ func OpenFile(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	go s.writer()
-	if err := s.migrate(ctx); err != nil {
+	err = s.migrate(ctx)
+	if err == nil {
+		err = s.loadVaults(ctx)
+	}
+	if err != nil {
 		s.stopWriter()
 		s.wconn.Close()
 		w.Close()
@@ -179,6 +210,14 @@ func OpenFile(ctx context.Context, path string, opts Options) (*Store, error) {
 	r.SetConnMaxLifetime(0)
 	r.SetConnMaxIdleTime(0)
 	s.r = r
+	if err := s.startCheckpointer(ctx, path, busy, syncMode); err != nil {
+		s.stopWriter()
+		s.wconn.Close()
+		w.Close()
+		r.Close()
+		return nil, err
+	}
+	ok = true
 	return s, nil
 }
 
@@ -193,6 +232,7 @@ func (s *Store) Close() error {
 	}
 	// Finish the batch in flight; writers still queued get errClosed.
 	s.stopWriter()
+	s.stopCheckpointer()
 	s.mu.Lock()
 	for k, st := range s.stmts {
 		st.Close()
@@ -207,6 +247,7 @@ func (s *Store) Close() error {
 	// shutdown leaves one self-contained file.
 	_, _ = s.wconn.ExecContext(context.Background(), "PRAGMA wal_checkpoint(TRUNCATE)")
 	errs = append(errs, s.wconn.Close(), s.w.Close())
+	unlockFile(s.lock)
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("sqlite: close: %w", err)
 	}
@@ -271,6 +312,7 @@ const maxBatch = 64
 type writeReq struct {
 	ctx  context.Context
 	fn   func(*wtx) error
+	raw  bool // run alone, outside a transaction (txRaw)
 	err  error
 	done chan struct{}
 }
@@ -281,10 +323,21 @@ type writeReq struct {
 // transaction other writes share); a ctx that ends while the write is
 // queued cancels it.
 func (s *Store) tx(ctx context.Context, fn func(*wtx) error) error {
+	return s.send(ctx, &writeReq{ctx: ctx, fn: fn, done: make(chan struct{})})
+}
+
+// txRaw runs fn alone on the writer goroutine, with the writer connection
+// outside any transaction: fn begins and ends its own (migrations, which
+// must switch foreign keys off outside a transaction). fn must not
+// register commit hooks.
+func (s *Store) txRaw(ctx context.Context, fn func(*wtx) error) error {
+	return s.send(ctx, &writeReq{ctx: ctx, fn: fn, raw: true, done: make(chan struct{})})
+}
+
+func (s *Store) send(ctx context.Context, r *writeReq) error {
 	if s.closed.Load() {
 		return errClosed
 	}
-	r := &writeReq{ctx: ctx, fn: fn, done: make(chan struct{})}
 	select {
 	case s.writes <- r:
 	case <-s.quit:
@@ -310,8 +363,13 @@ func (s *Store) writer() {
 	defer close(s.writerDone)
 	batch := make([]*writeReq, 0, maxBatch)
 	for {
+		var raw *writeReq // a raw write that arrived while gathering
 		select {
 		case r := <-s.writes:
+			if r.raw {
+				s.runRaw(r)
+				continue
+			}
 			batch = append(batch[:0], r)
 		case <-s.quit:
 			for {
@@ -331,18 +389,32 @@ func (s *Store) writer() {
 		for len(batch) < maxBatch {
 			select {
 			case r := <-s.writes:
+				if r.raw {
+					raw = r
+					break gather
+				}
 				batch = append(batch, r)
 			default:
 				break gather
 			}
 		}
-		s.runBatch(batch)
+		if s.runBatch(batch) {
+			s.ckpt.kick()
+		}
 		clear(batch)
+		if raw != nil {
+			s.runRaw(raw)
+		}
+		if s.ckpt.restartWanted.Load() {
+			s.finishCheckpoint()
+		}
 	}
 }
 
-// runBatch runs and commits one batch and answers its callers.
-func (s *Store) runBatch(batch []*writeReq) {
+// runBatch runs and commits one batch, applies the commit hooks of the
+// writes it committed, and answers its callers. It reports whether it
+// committed anything.
+func (s *Store) runBatch(batch []*writeReq) (committed bool) {
 	defer func() {
 		for _, r := range batch {
 			close(r.done)
@@ -357,7 +429,7 @@ func (s *Store) runBatch(batch []*writeReq) {
 		live = append(live, r)
 	}
 	if len(live) == 0 {
-		return
+		return false
 	}
 	bg := context.Background()
 	exec := func(q string) error {
@@ -372,41 +444,44 @@ func (s *Store) runBatch(batch []*writeReq) {
 	}
 	if err := exec("BEGIN IMMEDIATE"); err != nil {
 		failAll(err)
-		return
+		return false
 	}
 	single := len(live) == 1
-	committed := 0
+	var hooks []func(*vaultCache)
+	n := 0
 	for _, r := range live {
 		if !single {
 			if err := exec("SAVEPOINT w"); err != nil {
 				failAll(err)
-				return
+				return false
 			}
 		}
-		err := runFn(r.fn, &wtx{s: s, ctx: context.WithoutCancel(r.ctx)})
+		t := &wtx{s: s, ctx: context.WithoutCancel(r.ctx)}
+		err := runFn(r.fn, t)
 		if err != nil {
 			r.err = err
 			if single {
 				_, _ = s.wconn.ExecContext(bg, "ROLLBACK")
-				return
+				return false
 			}
 			if rerr := exec("ROLLBACK TO w"); rerr != nil {
 				failAll(rerr)
-				return
+				return false
 			}
 		} else {
-			committed++
+			n++
+			hooks = append(hooks, t.hooks...)
 		}
 		if !single {
 			if err := exec("RELEASE w"); err != nil {
 				failAll(err)
-				return
+				return false
 			}
 		}
 	}
-	if committed == 0 {
+	if n == 0 {
 		_, _ = s.wconn.ExecContext(bg, "ROLLBACK")
-		return
+		return false
 	}
 	if err := exec("COMMIT"); err != nil {
 		err = dbErr("commit", err)
@@ -416,7 +491,28 @@ func (s *Store) runBatch(batch []*writeReq) {
 				r.err = err
 			}
 		}
+		return false
 	}
+	if len(hooks) > 0 {
+		// In commit order, before any writer of the batch is answered.
+		s.vaults.mu.Lock()
+		for _, h := range hooks {
+			h(s.vaults)
+		}
+		s.vaults.mu.Unlock()
+	}
+	return true
+}
+
+// runRaw runs a txRaw write and answers its caller.
+func (s *Store) runRaw(r *writeReq) {
+	defer close(r.done)
+	if err := r.ctx.Err(); err != nil {
+		r.err = err
+		return
+	}
+	r.err = runFn(r.fn, &wtx{s: s, ctx: context.WithoutCancel(r.ctx)})
+	s.ckpt.kick()
 }
 
 // runFn calls fn, turning a panic into an Internal error so that one bad
@@ -433,9 +529,16 @@ func runFn(fn func(*wtx) error, t *wtx) (err error) {
 // wtx is a write transaction in progress; its statements run on the writer
 // connection and are cached.
 type wtx struct {
-	s   *Store
-	ctx context.Context
+	s     *Store
+	ctx   context.Context
+	hooks []func(*vaultCache)
 }
+
+// onCommit registers a change of the vault cache that the transaction
+// makes. It runs (with the cache locked) after the COMMIT, and only if this
+// write was committed; a write rolled back to its savepoint or a failed
+// COMMIT drops it. fn must not keep or share anything the caller keeps.
+func (t *wtx) onCommit(fn func(*vaultCache)) { t.hooks = append(t.hooks, fn) }
 
 func (t *wtx) exec(query string, args ...any) (sql.Result, error) {
 	st, err := t.s.stmt(t.ctx, true, query)

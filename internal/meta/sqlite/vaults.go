@@ -38,6 +38,12 @@ func (s *Store) CreateVault(ctx context.Context, v backup.Vault, tags map[string
 	if err != nil {
 		return backup.Vault{}, err
 	}
+	// The cache holds the vault as a read from the database would return
+	// it (times as JSON gives them back, no monotonic clock reading…).
+	var cached backup.Vault
+	if err := decode(data, &cached); err != nil {
+		return backup.Vault{}, err
+	}
 	err = s.tx(ctx, func(t *wtx) error {
 		res, err := t.exec(`INSERT INTO vaults (region, account, name, arn, vault_type, shared, created_ns, rp_count, data) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?)
 			ON CONFLICT (region, account, name) DO NOTHING`,
@@ -59,7 +65,11 @@ func (s *Store) CreateVault(ctx context.Context, v backup.Vault, tags map[string
 			return &backup.Error{Kind: backup.KindAlreadyExists, Message: "Backup vault with the same name already exists",
 				Arn: old.ARN, CreatorRequestID: old.CreatorRequestID}
 		}
-		return t.putTags(v.ARN, tags)
+		if err := t.putTags(v.ARN, tags); err != nil {
+			return err
+		}
+		t.onCommit(func(c *vaultCache) { c.put(&cached) })
+		return nil
 	})
 	if err != nil {
 		return backup.Vault{}, err
@@ -67,13 +77,25 @@ func (s *Store) CreateVault(ctx context.Context, v backup.Vault, tags map[string
 	return v, nil
 }
 
-// GetVault implements meta.VaultStore.
+// GetVault implements meta.VaultStore. It reads the vault cache.
 func (s *Store) GetVault(ctx context.Context, k backup.VaultKey) (backup.Vault, error) {
-	row, err := s.readRow(ctx, `SELECT data, rp_count FROM vaults WHERE region = ? AND account = ? AND name = ?`, k.Region, k.AccountID, k.Name)
-	if err != nil {
+	if err := s.readable(ctx); err != nil {
 		return backup.Vault{}, err
 	}
-	return scanVault(row, vaultNotFound(k))
+	v := s.vaults.get(k)
+	if v == nil {
+		return backup.Vault{}, vaultNotFound(k)()
+	}
+	return cloneVault(v), nil
+}
+
+// readable is the check of the reads that the vault cache answers: the
+// store is open and ctx has not ended.
+func (s *Store) readable(ctx context.Context) error {
+	if s.closed.Load() {
+		return errClosed
+	}
+	return ctx.Err()
 }
 
 type scanner interface{ Scan(...any) error }
@@ -92,8 +114,8 @@ func scanVault(row scanner, notFound func() error) (backup.Vault, error) {
 	return v, nil
 }
 
-// ListVaults implements meta.VaultStore.
-func (s *Store) ListVaults(ctx context.Context, f meta.VaultFilter, p meta.Page) (_ []backup.Vault, _ string, err error) {
+// ListVaults implements meta.VaultStore. It reads the vault cache.
+func (s *Store) ListVaults(ctx context.Context, f meta.VaultFilter, p meta.Page) ([]backup.Vault, string, error) {
 	if f.Region == "" || f.AccountID == "" {
 		return nil, "", backup.MissingParameterf("listing vaults needs a region and an account")
 	}
@@ -101,38 +123,22 @@ func (s *Store) ListVaults(ctx context.Context, f meta.VaultFilter, p meta.Page)
 	if err != nil {
 		return nil, "", err
 	}
-	var w where
-	w.add("region = ?", f.Region)
-	w.add("account = ?", f.AccountID)
-	if f.VaultType != "" {
-		w.add("vault_type = ?", string(f.VaultType))
-	}
-	if f.Shared != nil {
-		w.add("shared = ?", *f.Shared)
-	}
-	if ok {
-		w.add("name > ?", cur.K)
-	}
-	rows, err := s.read(ctx, `SELECT data, rp_count FROM vaults`+w.sql()+` ORDER BY name LIMIT `+strconv.Itoa(limit+1), w.args...)
-	if err != nil {
+	if err := s.readable(ctx); err != nil {
 		return nil, "", err
 	}
-	defer closeRows(rows, &err)
-	var out []backup.Vault
-	for rows.Next() {
-		v, err := scanVault(rows, nil)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, v)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", dbErr("read", err)
-	}
+	var buf [64]*backup.Vault
+	vs := s.vaults.list(buf[:0], f, cur.K, ok, limit+1)
 	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		next = meta.EncodeCursor(meta.Cursor{Scope: "vaults", K: out[limit-1].Name})
+	if len(vs) > limit {
+		vs = vs[:limit]
+		next = meta.EncodeCursor(meta.Cursor{Scope: "vaults", K: vs[limit-1].Name})
+	}
+	var out []backup.Vault
+	if len(vs) > 0 {
+		out = make([]backup.Vault, len(vs))
+		for i, v := range vs {
+			out[i] = cloneVault(v)
+		}
 	}
 	return out, next, nil
 }
@@ -161,6 +167,13 @@ func (s *Store) UpdateVault(ctx context.Context, k backup.VaultKey, fn func(*bac
 			string(v.VaultType), v.Shared, data, k.Region, k.AccountID, k.Name); err != nil {
 			return err
 		}
+		// The cache's copy is decoded from what was stored, like a read.
+		var cached backup.Vault
+		if err := decode(data, &cached); err != nil {
+			return err
+		}
+		cached.NumberOfRecoveryPoints = n
+		t.onCommit(func(c *vaultCache) { c.put(&cached) })
 		v.NumberOfRecoveryPoints = n
 		out = v
 		return nil
@@ -184,20 +197,23 @@ func (s *Store) DeleteVault(ctx context.Context, k backup.VaultKey) error {
 		if _, err := t.exec(`DELETE FROM vaults WHERE region = ? AND account = ? AND name = ?`, k.Region, k.AccountID, k.Name); err != nil {
 			return err
 		}
-		_, err := t.exec(`DELETE FROM tags WHERE arn = ?`, arn)
-		return err
+		if _, err := t.exec(`DELETE FROM tags WHERE arn = ?`, arn); err != nil {
+			return err
+		}
+		t.onCommit(func(c *vaultCache) { c.remove(k) })
+		return nil
 	})
 }
 
-// CountRecoveryPoints implements meta.RecoveryPointStore.
+// CountRecoveryPoints implements meta.RecoveryPointStore. It reads the
+// vault cache.
 func (s *Store) CountRecoveryPoints(ctx context.Context, k backup.VaultKey) (int64, error) {
-	row, err := s.readRow(ctx, `SELECT rp_count FROM vaults WHERE region = ? AND account = ? AND name = ?`, k.Region, k.AccountID, k.Name)
-	if err != nil {
+	if err := s.readable(ctx); err != nil {
 		return 0, err
 	}
-	var n int64
-	if err := row.Scan(&n); err != nil {
-		return 0, scanErr(err, vaultNotFound(k))
+	v := s.vaults.get(k)
+	if v == nil {
+		return 0, vaultNotFound(k)()
 	}
-	return n, nil
+	return v.NumberOfRecoveryPoints, nil
 }

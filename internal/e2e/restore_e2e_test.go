@@ -407,7 +407,24 @@ func TestRestoreKilledMidway(t *testing.T) {
 		t.Errorf("in-place restore: got %s, want %s", aws.ToString(d2.CreatedResourceArn), aws.ToString(d.CreatedResourceArn))
 	}
 	sameTree(t, "restore after the kill", src, onlyRestoreDir(t, fsRoot))
+
+	// A graceful stop (SIGTERM) in the middle of a restore puts it back in
+	// the queue: after the restart it runs again and completes; the first
+	// attempt's output is marked failed, not mixed with the new one.
+	id3 := startRestore(t, c2, rp, map[string]string{"newFileSystem": "true"})
+	waitRestore(t, c2, id3, time.Minute, types.RestoreJobStatusRunning, types.RestoreJobStatusCompleted)
+	time.Sleep(300 * time.Millisecond)
 	in2.stop(t)
+	in3 := startWith(t, dataDir, withConfig(cfg))
+	c3 := in3.client("us-east-1")
+	d3 := waitRestore(t, c3, id3, 2*time.Minute, types.RestoreJobStatusCompleted, types.RestoreJobStatusFailed)
+	if d3.Status != types.RestoreJobStatusCompleted {
+		t.Fatalf("restore stopped by a graceful shutdown: got %s %q, want it run again to COMPLETED", d3.Status, aws.ToString(d3.StatusMessage))
+	}
+	root3 := fsRootOf(t, restoreRoot, aws.ToString(d3.CreatedResourceArn))
+	sameTree(t, "restore run again after a graceful shutdown", src, onlyRestoreDir(t, root3))
+	t.Logf("after the graceful shutdown: %d failed restore directories in the new file system", len(entriesWithPrefix(t, root3, "aws-backup-failed-restore_")))
+	in3.stop(t)
 }
 
 // A recovery point copied to a vault of the other region is restored there

@@ -132,6 +132,12 @@ func (r *Runner) claimAndRun(worker string) (worked bool, err error) {
 		return j.SetState(backup.JobRunning, now)
 	})
 	if err != nil {
+		if errors.Is(err, meta.ErrLeaseLost) || backup.KindOf(err) == backup.KindInvalidRequest {
+			// Stopped (ABORTED) or taken over between the claim and the
+			// start: nothing to do.
+			log.LogAttrs(ctx, slog.LevelInfo, "job not started: it changed after it was claimed", slog.String("reason", err.Error()))
+			return true, nil
+		}
 		return true, fmt.Errorf("start job %s: %w", job.ID, err)
 	}
 	task := &Task{Job: job, Worker: worker, Logger: log, r: r}

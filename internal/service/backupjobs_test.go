@@ -266,7 +266,7 @@ func TestResourceAlreadyBeingBackedUp(t *testing.T) {
 }
 
 func TestStopBackupJob(t *testing.T) {
-	src := manyFiles(t, 400)
+	src := manyFiles(t, 1000)
 	res := efsResource(src)
 	e := newDataEnv(t, dataOptions{resources: []domain.Resource{res, rdsResource("shop", "postgres://u:p@127.0.0.1:1/shop")}})
 	e.createVault(t, "v1")
@@ -282,6 +282,17 @@ func TestStopBackupJob(t *testing.T) {
 	}
 	_, err := c.DeleteRecoveryPoint(context.Background(), &backup.DeleteRecoveryPointInput{BackupVaultName: aws.String("v1"), RecoveryPointArn: &rpArn})
 	wantAPIError(t, err, "InvalidRequestException", "being created")
+	// Live progress while it runs.
+	// (ExpectedCompletionDate needs the clock to move: the fake one does
+	// not.)
+	waitUntil(t, func() bool {
+		d, err := c.DescribeBackupJob(context.Background(), &backup.DescribeBackupJobInput{BackupJobId: &id})
+		if err != nil || d.State != types.BackupJobStateRunning {
+			t.Fatalf("while running: got %v, %v", d, err)
+		}
+		pct := aws.ToString(d.PercentDone)
+		return aws.ToInt64(d.BytesTransferred) > 0 && pct != "0.0" && pct != "100.0"
+	})
 
 	start := time.Now()
 	if _, err := c.StopBackupJob(context.Background(), &backup.StopBackupJobInput{BackupJobId: &id}); err != nil {

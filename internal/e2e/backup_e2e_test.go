@@ -226,7 +226,7 @@ func manyFiles(t *testing.T, root string, n, size int) {
 func TestBackupKilledMidway(t *testing.T) {
 	ctx := context.Background()
 	src := t.TempDir()
-	manyFiles(t, src, 12000, 16<<10) // ~190 MiB in small files
+	manyFiles(t, src, 16000, 16<<10) // 250 MiB in small files
 	arn := efsARN("fs-0123456789abcdef2")
 	dataDir := t.TempDir()
 	cfg := writeConfig(t, t.TempDir(), []declared{{arn: arn, path: src}}, "")

@@ -37,14 +37,37 @@ type vaultScope struct{ region, account string }
 // scopeVaults are the vaults of one region and account.
 type scopeVaults struct {
 	byName map[string]*backup.Vault
-	sorted []*backup.Vault // by name, byte-wise like SQLite's BINARY collation
+	// chunks hold the vaults in name order (byte-wise, like SQLite's
+	// BINARY collation): each chunk is sorted and non-empty, and every
+	// name of a chunk is below every name of the next. Chunks keep an
+	// insert or delete at O(chunkMax) however many vaults there are.
+	chunks [][]*backup.Vault
 }
+
+// chunkMax is the size at which a chunk is split in two.
+const chunkMax = 128
 
 func newVaultCache() *vaultCache {
 	return &vaultCache{scopes: map[vaultScope]*scopeVaults{}}
 }
 
 func scopeOf(k backup.VaultKey) vaultScope { return vaultScope{k.Region, k.AccountID} }
+
+// find returns where name is or would go: the chunk (len(chunks)-1 for a
+// name after all; 0 when there are none) and the position in it.
+func (sc *scopeVaults) find(name string) (ci, i int, found bool) {
+	ci, _ = slices.BinarySearchFunc(sc.chunks, name, func(c []*backup.Vault, name string) int {
+		return strings.Compare(c[len(c)-1].Name, name)
+	})
+	if ci == len(sc.chunks) {
+		if ci == 0 {
+			return 0, 0, false
+		}
+		ci--
+	}
+	i, found = slices.BinarySearchFunc(sc.chunks[ci], name, cmpName)
+	return ci, i, found
+}
 
 // put inserts or replaces v, which the cache owns from now on (the caller
 // must not keep or modify it).
@@ -54,13 +77,26 @@ func (c *vaultCache) put(v *backup.Vault) {
 		sc = &scopeVaults{byName: map[string]*backup.Vault{}}
 		c.scopes[scopeOf(v.Key())] = sc
 	}
-	i, found := slices.BinarySearchFunc(sc.sorted, v.Name, cmpName)
-	if found {
-		sc.sorted[i] = v
-	} else {
-		sc.sorted = slices.Insert(sc.sorted, i, v)
-	}
 	sc.byName[v.Name] = v
+	if len(sc.chunks) == 0 {
+		sc.chunks = [][]*backup.Vault{{v}}
+		return
+	}
+	ci, i, found := sc.find(v.Name)
+	if found {
+		sc.chunks[ci][i] = v
+		return
+	}
+	ch := slices.Insert(sc.chunks[ci], i, v)
+	if len(ch) <= chunkMax {
+		sc.chunks[ci] = ch
+		return
+	}
+	half := len(ch) / 2
+	lo := slices.Clone(ch[:half])
+	hi := slices.Clone(ch[half:])
+	sc.chunks[ci] = lo
+	sc.chunks = slices.Insert(sc.chunks, ci+1, hi)
 }
 
 // setCount replaces the vault's recovery point count.
@@ -81,15 +117,22 @@ func (c *vaultCache) setCount(k backup.VaultKey, n int64) {
 // remove deletes the vault.
 func (c *vaultCache) remove(k backup.VaultKey) {
 	sc := c.scopes[scopeOf(k)]
-	if sc == nil {
+	if sc == nil || sc.byName[k.Name] == nil {
 		return
-	}
-	if i, found := slices.BinarySearchFunc(sc.sorted, k.Name, cmpName); found {
-		sc.sorted = slices.Delete(sc.sorted, i, i+1)
 	}
 	delete(sc.byName, k.Name)
 	if len(sc.byName) == 0 {
 		delete(c.scopes, scopeOf(k))
+		return
+	}
+	ci, i, found := sc.find(k.Name)
+	if !found {
+		return
+	}
+	if ch := slices.Delete(sc.chunks[ci], i, i+1); len(ch) > 0 {
+		sc.chunks[ci] = ch
+	} else {
+		sc.chunks = slices.Delete(sc.chunks, ci, ci+1)
 	}
 }
 
@@ -112,26 +155,30 @@ func (c *vaultCache) list(dst []*backup.Vault, f meta.VaultFilter, after string,
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	sc := c.scopes[vaultScope{f.Region, f.AccountID}]
-	if sc == nil {
+	if sc == nil || len(sc.chunks) == 0 {
 		return dst
 	}
-	i := 0
+	ci, i := 0, 0
 	if hasAfter {
 		var found bool
-		i, found = slices.BinarySearchFunc(sc.sorted, after, cmpName)
+		ci, i, found = sc.find(after)
 		if found {
 			i++
 		}
 	}
-	for ; i < len(sc.sorted) && len(dst) < n; i++ {
-		v := sc.sorted[i]
-		if f.VaultType != "" && v.VaultType != f.VaultType {
-			continue
+	for ; ci < len(sc.chunks); ci, i = ci+1, 0 {
+		for _, v := range sc.chunks[ci][i:] {
+			if len(dst) >= n {
+				return dst
+			}
+			if f.VaultType != "" && v.VaultType != f.VaultType {
+				continue
+			}
+			if f.Shared != nil && v.Shared != *f.Shared {
+				continue
+			}
+			dst = append(dst, v)
 		}
-		if f.Shared != nil && v.Shared != *f.Shared {
-			continue
-		}
-		dst = append(dst, v)
 	}
 	return dst
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -205,17 +206,25 @@ func contents(t *testing.T, c *vaultCache) map[string]backup.Vault {
 	defer c.mu.RUnlock()
 	out := map[string]backup.Vault{}
 	for sc, vs := range c.scopes {
-		if len(vs.sorted) != len(vs.byName) || len(vs.sorted) == 0 {
-			t.Fatalf("scope %v: %d sorted, %d by name", sc, len(vs.sorted), len(vs.byName))
+		n, prev := 0, ""
+		for _, ch := range vs.chunks {
+			if len(ch) == 0 || len(ch) > chunkMax {
+				t.Fatalf("scope %v: a chunk of %d vaults", sc, len(ch))
+			}
+			for _, v := range ch {
+				if n > 0 && prev >= v.Name {
+					t.Fatalf("scope %v: %q before %q", sc, prev, v.Name)
+				}
+				if vs.byName[v.Name] != v {
+					t.Fatalf("scope %v: byName[%q] is not the ordered entry", sc, v.Name)
+				}
+				out[sc.region+"/"+sc.account+"/"+v.Name] = *v
+				prev = v.Name
+				n++
+			}
 		}
-		for i, v := range vs.sorted {
-			if i > 0 && vs.sorted[i-1].Name >= v.Name {
-				t.Fatalf("scope %v: %q before %q", sc, vs.sorted[i-1].Name, v.Name)
-			}
-			if vs.byName[v.Name] != v {
-				t.Fatalf("scope %v: byName[%q] is not the sorted entry", sc, v.Name)
-			}
-			out[sc.region+"/"+sc.account+"/"+v.Name] = *v
+		if n != len(vs.byName) || n == 0 {
+			t.Fatalf("scope %v: %d ordered, %d by name", sc, n, len(vs.byName))
 		}
 	}
 	return out
@@ -413,4 +422,80 @@ func TestSecondStoreOnSameFileRefused(t *testing.T) {
 	if err != nil || len(vs) != 2 {
 		t.Fatalf("after reopen: %d vaults, %v; want 2", len(vs), err)
 	}
+}
+
+// TestVaultCacheOrder drives the cache alone with many random inserts,
+// replacements and removals (chunks split and empty) and checks every
+// page of every list against a sorted reference.
+func TestVaultCacheOrder(t *testing.T) {
+	c := newVaultCache()
+	ref := map[string]bool{}
+	rnd := rand.New(rand.NewPCG(7, 7))
+	for i := range 6000 {
+		name := fmt.Sprintf("v%05d", rnd.IntN(3000))
+		if i%3 == 2 {
+			c.remove(tKey(name))
+			delete(ref, name)
+		} else {
+			v := tVault(name)
+			v.Shared = rnd.IntN(2) == 0
+			c.put(&v)
+			ref[name] = v.Shared
+		}
+	}
+	contents(t, c)
+	var want []string
+	for n := range ref {
+		want = append(want, n)
+	}
+	slices.Sort(want)
+	f := meta.VaultFilter{Region: tRegion, AccountID: tAccount}
+	for _, page := range []int{1, 7, 128, 129, 5000} {
+		var got []string
+		after, has := "", false
+		for {
+			vs := c.list(nil, f, after, has, page)
+			for _, v := range vs {
+				got = append(got, v.Name)
+			}
+			if len(vs) < page {
+				break
+			}
+			after, has = vs[len(vs)-1].Name, true
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("pages of %d: %d names, want %d (first difference near %v)", page, len(got), len(want), firstDiff(got, want))
+		}
+	}
+	shared := true
+	f.Shared = &shared
+	for _, v := range c.list(nil, f, "", false, len(want)) {
+		if !ref[v.Name] {
+			t.Fatalf("Shared filter returned %s", v.Name)
+		}
+	}
+	// A name between two existing ones, before all and after all.
+	for _, after := range []string{"", "v01500x", "zzz"} {
+		vs := c.list(nil, meta.VaultFilter{Region: tRegion, AccountID: tAccount}, after, after != "", 1)
+		i, _ := slices.BinarySearch(want, after)
+		if after != "" && i < len(want) && want[i] == after {
+			i++
+		}
+		if i == len(want) {
+			if len(vs) != 0 {
+				t.Fatalf("after %q: %v, want nothing", after, vs[0].Name)
+			}
+		} else if len(vs) != 1 || vs[0].Name != want[i] {
+			t.Fatalf("after %q: got %d vaults, want %s", after, len(vs), want[i])
+		}
+	}
+}
+
+func firstDiff(a, b []string) string {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return a[i] + " / " + b[i]
+		}
+	}
+	return "the end"
 }

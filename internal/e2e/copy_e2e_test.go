@@ -279,3 +279,49 @@ func TestCopyKilledMidway(t *testing.T) {
 	in2.stop(t)
 	restoreTree(t, r, copyRP, src)
 }
+
+// The server is stopped gracefully (SIGTERM) in the middle of a copy: the
+// job goes back to CREATED, runs again after the restart and completes,
+// and the destination holds exactly one copy, equal to the source.
+func TestCopyRequeuedAtShutdown(t *testing.T) {
+	ctx := context.Background()
+	src := t.TempDir()
+	writeRandomTree(t, src, 6, 48, 2<<20) // 96 MiB, incompressible
+	arn := efsARN("fs-0123456789abcdef8")
+	dataDir := t.TempDir()
+	cfg := writeConfig(t, t.TempDir(), []declared{{arn: arn, path: src}}, "")
+	in := startWith(t, dataDir, withConfig(cfg))
+	east, west := in.client("us-east-1"), in.client("us-west-2")
+	createVault(t, east, "prod")
+	drArn := createVaultIn(t, west, "dr")
+	rp := backupDone(t, east, "prod", arn)
+
+	id := startCopy(t, east, "prod", rp, drArn)
+	waitCopy(t, east, id, time.Minute, types.CopyJobStateRunning, types.CopyJobStateCompleted)
+	drDir := filepath.Join(dataDir, "storage", "us-west-2", "vaults", "dr")
+	deadline := time.Now().Add(time.Minute)
+	for packsUnder(drDir) < 2 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	in.stop(t)
+	if !strings.Contains(in.log(), "requeued") {
+		t.Skipf("the copy was not running at the shutdown (it had finished); nothing to check")
+	}
+
+	in2 := startWith(t, dataDir, withConfig(cfg))
+	east, west = in2.client("us-east-1"), in2.client("us-west-2")
+	j := waitCopy(t, east, id, 2*time.Minute, types.CopyJobStateCompleted, types.CopyJobStateFailed)
+	if j.State != types.CopyJobStateCompleted {
+		t.Fatalf("copy after a graceful restart: %s %s, want COMPLETED", j.State, aws.ToString(j.StatusMessage))
+	}
+	points, err := west.ListRecoveryPointsByBackupVault(ctx, &backup.ListRecoveryPointsByBackupVaultInput{BackupVaultName: aws.String("dr")})
+	if err != nil || len(points.RecoveryPoints) != 1 || aws.ToString(points.RecoveryPoints[0].RecoveryPointArn) != aws.ToString(j.DestinationRecoveryPointArn) {
+		t.Fatalf("destination after the requeued copy: %+v (%v), want exactly the job's copy", points, err)
+	}
+	r := openEngine(t, dataDir).repoIn(t, west, "us-west-2", "dr")
+	if n := len(snapshots(t, r)); n != 1 {
+		t.Errorf("the destination repository holds %d snapshots, want 1", n)
+	}
+	in2.stop(t)
+	restoreTree(t, r, aws.ToString(j.DestinationRecoveryPointArn), src)
+}

@@ -467,7 +467,7 @@ func (g *gen) opCases(op *Operation) ([]testCase, error) {
 				c.want, c.member = "MissingParameterValueException", g.pathString(op.Input, mpath)
 				cases = append(cases, c)
 			}
-			if err := g.constraintCases(op, base, mpath, mb.Shape, &cases); err != nil {
+			if err := g.constraintCases(op, base, mpath, mb.Shape, s.IsRequired(mb.Name), &cases); err != nil {
 				return err
 			}
 			ms := g.shape(mb.Shape)
@@ -478,7 +478,7 @@ func (g *gen) opCases(op *Operation) ([]testCase, error) {
 				}
 			case "list":
 				epath := append(append([]step(nil), mpath...), step{index: true})
-				if err := g.constraintCases(op, base, epath, ms.Member, &cases); err != nil {
+				if err := g.constraintCases(op, base, epath, ms.Member, false, &cases); err != nil {
 					return err
 				}
 				if err := walk(ms.Member, epath); err != nil {
@@ -493,7 +493,7 @@ func (g *gen) opCases(op *Operation) ([]testCase, error) {
 					return err
 				}
 				vpath := append(append([]step(nil), mpath...), step{key: key})
-				if err := g.constraintCases(op, base, vpath, ms.Value, &cases); err != nil {
+				if err := g.constraintCases(op, base, vpath, ms.Value, false, &cases); err != nil {
 					return err
 				}
 				if err := walk(ms.Value, vpath); err != nil {
@@ -509,7 +509,10 @@ func (g *gen) opCases(op *Operation) ([]testCase, error) {
 	return cases, nil
 }
 
-func (g *gen) constraintCases(op *Operation, base *tval, path []step, shape string, cases *[]testCase) error {
+// constraintCases adds a case per constraint of shape, set at path. required
+// says whether path is a required structure member: an empty value there is
+// a missing parameter, not a length violation.
+func (g *gen) constraintCases(op *Operation, base *tval, path []step, shape string, required bool, cases *[]testCase) error {
 	vs, err := g.violations(shape)
 	if err != nil {
 		return err
@@ -535,6 +538,10 @@ func (g *gen) constraintCases(op *Operation, base *tval, path []step, shape stri
 		p := g.pathString(op.Input, path)
 		c.name = v.label + " " + p
 		c.want, c.member, c.rule = "InvalidParameterValueException", p, v.rule
+		if ms := g.shape(shape); required && v.label == "min length" && ms.Type == "string" && ms.Min != nil && ms.Min.i == 1 {
+			c.name = "empty " + p
+			c.want, c.rule = "MissingParameterValueException", ""
+		}
 		*cases = append(*cases, c)
 	}
 	return nil

@@ -212,8 +212,13 @@ func (g *gen) genStructValidate(b *bytes.Buffer, s *Shape) {
 		fn := goName(mb.Name)
 		ms := g.shape(mb.Shape)
 		cond := "v." + fn + " == nil"
-		if len(ms.Enum) > 0 {
+		switch {
+		case len(ms.Enum) > 0:
 			cond = "v." + fn + " == \"\""
+		case ms.Type == "string":
+			// AWS answers MissingParameterValueException for a required
+			// member that is present but empty, as for an absent one.
+			cond = "v." + fn + " == nil || *v." + fn + " == \"\""
 		}
 		fmt.Fprintf(b, "\tif %s {\n\t\treturn awsproto.MissingError(%q)\n\t}\n", cond, mb.Name)
 	}

@@ -1157,10 +1157,10 @@ func checkAggregationPeriod(name string, v AggregationPeriod) error {
 }
 
 func (v *AssociateBackupVaultMpaApprovalTeamInput) validate() error {
-	if v.BackupVaultName == nil {
+	if v.BackupVaultName == nil || *v.BackupVaultName == "" {
 		return awsproto.MissingError("BackupVaultName")
 	}
-	if v.MpaApprovalTeamArn == nil {
+	if v.MpaApprovalTeamArn == nil || *v.MpaApprovalTeamArn == "" {
 		return awsproto.MissingError("MpaApprovalTeamArn")
 	}
 	if v.BackupVaultName != nil {
@@ -1213,7 +1213,7 @@ func validateBackupOptions(v map[string]string) error {
 }
 
 func (v *BackupPlanInput) validate() error {
-	if v.BackupPlanName == nil {
+	if v.BackupPlanName == nil || *v.BackupPlanName == "" {
 		return awsproto.MissingError("BackupPlanName")
 	}
 	if v.Rules == nil {
@@ -1238,10 +1238,10 @@ func (v *BackupPlanInput) validate() error {
 }
 
 func (v *BackupRuleInput) validate() error {
-	if v.RuleName == nil {
+	if v.RuleName == nil || *v.RuleName == "" {
 		return awsproto.MissingError("RuleName")
 	}
-	if v.TargetBackupVaultName == nil {
+	if v.TargetBackupVaultName == nil || *v.TargetBackupVaultName == "" {
 		return awsproto.MissingError("TargetBackupVaultName")
 	}
 	if v.CopyActions != nil {
@@ -1294,10 +1294,10 @@ func validateBackupRulesInput(v []BackupRuleInput) error {
 }
 
 func (v *BackupSelection) validate() error {
-	if v.SelectionName == nil {
+	if v.SelectionName == nil || *v.SelectionName == "" {
 		return awsproto.MissingError("SelectionName")
 	}
-	if v.IamRoleArn == nil {
+	if v.IamRoleArn == nil || *v.IamRoleArn == "" {
 		return awsproto.MissingError("IamRoleArn")
 	}
 	if v.ListOfTags != nil {
@@ -1351,10 +1351,10 @@ func checkBackupVaultNameOrWildcard(name string, v string) error {
 }
 
 func (v *CancelLegalHoldInput) validate() error {
-	if v.LegalHoldId == nil {
+	if v.LegalHoldId == nil || *v.LegalHoldId == "" {
 		return awsproto.MissingError("LegalHoldId")
 	}
-	if v.CancelDescription == nil {
+	if v.CancelDescription == nil || *v.CancelDescription == "" {
 		return awsproto.MissingError("CancelDescription")
 	}
 	return nil
@@ -1371,10 +1371,10 @@ func (v *Condition) validate() error {
 	if v.ConditionType == "" {
 		return awsproto.MissingError("ConditionType")
 	}
-	if v.ConditionKey == nil {
+	if v.ConditionKey == nil || *v.ConditionKey == "" {
 		return awsproto.MissingError("ConditionKey")
 	}
-	if v.ConditionValue == nil {
+	if v.ConditionValue == nil || *v.ConditionValue == "" {
 		return awsproto.MissingError("ConditionValue")
 	}
 	if v.ConditionType != "" {
@@ -1402,7 +1402,7 @@ func (v *ControlScope) validate() error {
 }
 
 func (v *CopyAction) validate() error {
-	if v.DestinationBackupVaultArn == nil {
+	if v.DestinationBackupVaultArn == nil || *v.DestinationBackupVaultArn == "" {
 		return awsproto.MissingError("DestinationBackupVaultArn")
 	}
 	if v.Lifecycle != nil {
@@ -1449,7 +1449,7 @@ func (v *CreateBackupPlanInput) validate() error {
 }
 
 func (v *CreateBackupSelectionInput) validate() error {
-	if v.BackupPlanId == nil {
+	if v.BackupPlanId == nil || *v.BackupPlanId == "" {
 		return awsproto.MissingError("BackupPlanId")
 	}
 	if v.BackupSelection == nil {
@@ -1464,7 +1464,7 @@ func (v *CreateBackupSelectionInput) validate() error {
 }
 
 func (v *CreateBackupVaultInput) validate() error {
-	if v.BackupVaultName == nil {
+	if v.BackupVaultName == nil || *v.BackupVaultName == "" {
 		return awsproto.MissingError("BackupVaultName")
 	}
 	if v.BackupVaultName != nil {
@@ -1476,7 +1476,7 @@ func (v *CreateBackupVaultInput) validate() error {
 }
 
 func (v *CreateFrameworkInput) validate() error {
-	if v.FrameworkName == nil {
+	if v.FrameworkName == nil || *v.FrameworkName == "" {
 		return awsproto.MissingError("FrameworkName")
 	}
 	if v.FrameworkControls == nil {
@@ -1501,10 +1501,10 @@ func (v *CreateFrameworkInput) validate() error {
 }
 
 func (v *CreateLegalHoldInput) validate() error {
-	if v.Title == nil {
+	if v.Title == nil || *v.Title == "" {
 		return awsproto.MissingError("Title")
 	}
-	if v.Description == nil {
+	if v.Description == nil || *v.Description == "" {
 		return awsproto.MissingError("Description")
 	}
 	if v.RecoveryPointSelection != nil {
@@ -1516,7 +1516,7 @@ func (v *CreateLegalHoldInput) validate() error {
 }
 
 func (v *CreateLogicallyAirGappedBackupVaultInput) validate() error {
-	if v.BackupVaultName == nil {
+	if v.BackupVaultName == nil || *v.BackupVaultName == "" {
 		return awsproto.MissingError("BackupVaultName")
 	}
 	if v.MinRetentionDays == nil {
@@ -1534,7 +1534,7 @@ func (v *CreateLogicallyAirGappedBackupVaultInput) validate() error {
 }
 
 func (v *CreateReportPlanInput) validate() error {
-	if v.ReportPlanName == nil {
+	if v.ReportPlanName == nil || *v.ReportPlanName == "" {
 		return awsproto.MissingError("ReportPlanName")
 	}
 	if v.ReportDeliveryChannel == nil {
@@ -1567,7 +1567,7 @@ func (v *CreateReportPlanInput) validate() error {
 }
 
 func (v *CreateRestoreAccessBackupVaultInput) validate() error {
-	if v.SourceBackupVaultArn == nil {
+	if v.SourceBackupVaultArn == nil || *v.SourceBackupVaultArn == "" {
 		return awsproto.MissingError("SourceBackupVaultArn")
 	}
 	if v.BackupVaultName != nil {
@@ -1591,7 +1591,7 @@ func (v *CreateRestoreTestingPlanInput) validate() error {
 }
 
 func (v *CreateRestoreTestingSelectionInput) validate() error {
-	if v.RestoreTestingPlanName == nil {
+	if v.RestoreTestingPlanName == nil || *v.RestoreTestingPlanName == "" {
 		return awsproto.MissingError("RestoreTestingPlanName")
 	}
 	if v.RestoreTestingSelection == nil {
@@ -1628,24 +1628,24 @@ func (v *DateRange) validate() error {
 }
 
 func (v *DeleteBackupPlanInput) validate() error {
-	if v.BackupPlanId == nil {
+	if v.BackupPlanId == nil || *v.BackupPlanId == "" {
 		return awsproto.MissingError("BackupPlanId")
 	}
 	return nil
 }
 
 func (v *DeleteBackupSelectionInput) validate() error {
-	if v.BackupPlanId == nil {
+	if v.BackupPlanId == nil || *v.BackupPlanId == "" {
 		return awsproto.MissingError("BackupPlanId")
 	}
-	if v.SelectionId == nil {
+	if v.SelectionId == nil || *v.SelectionId == "" {
 		return awsproto.MissingError("SelectionId")
 	}
 	return nil
 }
 
 func (v *DeleteBackupVaultAccessPolicyInput) validate() error {
-	if v.BackupVaultName == nil {
+	if v.BackupVaultName == nil || *v.BackupVaultName == "" {
 		return awsproto.MissingError("BackupVaultName")
 	}
 	if v.BackupVaultName != nil {
@@ -1657,14 +1657,14 @@ func (v *DeleteBackupVaultAccessPolicyInput) validate() error {
 }
 
 func (v *DeleteBackupVaultInput) validate() error {
-	if v.BackupVaultName == nil {
+	if v.BackupVaultName == nil || *v.BackupVaultName == "" {
 		return awsproto.MissingError("BackupVaultName")
 	}
 	return nil
 }
 
 func (v *DeleteBackupVaultLockConfigurationInput) validate() error {
-	if v.BackupVaultName == nil {
+	if v.BackupVaultName == nil || *v.BackupVaultName == "" {
 		return awsproto.MissingError("BackupVaultName")
 	}
 	if v.BackupVaultName != nil {
@@ -1676,7 +1676,7 @@ func (v *DeleteBackupVaultLockConfigurationInput) validate() error {
 }
 
 func (v *DeleteBackupVaultNotificationsInput) validate() error {
-	if v.BackupVaultName == nil {
+	if v.BackupVaultName == nil || *v.BackupVaultName == "" {
 		return awsproto.MissingError("BackupVaultName")
 	}
 	if v.BackupVaultName != nil {
@@ -1688,7 +1688,7 @@ func (v *DeleteBackupVaultNotificationsInput) validate() error {
 }
 
 func (v *DeleteFrameworkInput) validate() error {
-	if v.FrameworkName == nil {
+	if v.FrameworkName == nil || *v.FrameworkName == "" {
 		return awsproto.MissingError("FrameworkName")
 	}
 	if v.FrameworkName != nil {
@@ -1700,10 +1700,10 @@ func (v *DeleteFrameworkInput) validate() error {
 }
 
 func (v *DeleteRecoveryPointInput) validate() error {
-	if v.BackupVaultName == nil {
+	if v.BackupVaultName == nil || *v.BackupVaultName == "" {
 		return awsproto.MissingError("BackupVaultName")
 	}
-	if v.RecoveryPointArn == nil {
+	if v.RecoveryPointArn == nil || *v.RecoveryPointArn == "" {
 		return awsproto.MissingError("RecoveryPointArn")
 	}
 	if v.BackupVaultName != nil {
@@ -1715,7 +1715,7 @@ func (v *DeleteRecoveryPointInput) validate() error {
 }
 
 func (v *DeleteReportPlanInput) validate() error {
-	if v.ReportPlanName == nil {
+	if v.ReportPlanName == nil || *v.ReportPlanName == "" {
 		return awsproto.MissingError("ReportPlanName")
 	}
 	if v.ReportPlanName != nil {
@@ -1727,24 +1727,24 @@ func (v *DeleteReportPlanInput) validate() error {
 }
 
 func (v *DeleteRestoreTestingPlanInput) validate() error {
-	if v.RestoreTestingPlanName == nil {
+	if v.RestoreTestingPlanName == nil || *v.RestoreTestingPlanName == "" {
 		return awsproto.MissingError("RestoreTestingPlanName")
 	}
 	return nil
 }
 
 func (v *DeleteRestoreTestingSelectionInput) validate() error {
-	if v.RestoreTestingPlanName == nil {
+	if v.RestoreTestingPlanName == nil || *v.RestoreTestingPlanName == "" {
 		return awsproto.MissingError("RestoreTestingPlanName")
 	}
-	if v.RestoreTestingSelectionName == nil {
+	if v.RestoreTestingSelectionName == nil || *v.RestoreTestingSelectionName == "" {
 		return awsproto.MissingError("RestoreTestingSelectionName")
 	}
 	return nil
 }
 
 func (v *DeleteTieringConfigurationInput) validate() error {
-	if v.TieringConfigurationName == nil {
+	if v.TieringConfigurationName == nil || *v.TieringConfigurationName == "" {
 		return awsproto.MissingError("TieringConfigurationName")
 	}
 	if v.TieringConfigurationName != nil {
@@ -1756,28 +1756,28 @@ func (v *DeleteTieringConfigurationInput) validate() error {
 }
 
 func (v *DescribeBackupJobInput) validate() error {
-	if v.BackupJobId == nil {
+	if v.BackupJobId == nil || *v.BackupJobId == "" {
 		return awsproto.MissingError("BackupJobId")
 	}
 	return nil
 }
 
 func (v *DescribeBackupVaultInput) validate() error {
-	if v.BackupVaultName == nil {
+	if v.BackupVaultName == nil || *v.BackupVaultName == "" {
 		return awsproto.MissingError("BackupVaultName")
 	}
 	return nil
 }
 
 func (v *DescribeCopyJobInput) validate() error {
-	if v.CopyJobId == nil {
+	if v.CopyJobId == nil || *v.CopyJobId == "" {
 		return awsproto.MissingError("CopyJobId")
 	}
 	return nil
 }
 
 func (v *DescribeFrameworkInput) validate() error {
-	if v.FrameworkName == nil {
+	if v.FrameworkName == nil || *v.FrameworkName == "" {
 		return awsproto.MissingError("FrameworkName")
 	}
 	if v.FrameworkName != nil {
@@ -1789,17 +1789,17 @@ func (v *DescribeFrameworkInput) validate() error {
 }
 
 func (v *DescribeProtectedResourceInput) validate() error {
-	if v.ResourceArn == nil {
+	if v.ResourceArn == nil || *v.ResourceArn == "" {
 		return awsproto.MissingError("ResourceArn")
 	}
 	return nil
 }
 
 func (v *DescribeRecoveryPointInput) validate() error {
-	if v.BackupVaultName == nil {
+	if v.BackupVaultName == nil || *v.BackupVaultName == "" {
 		return awsproto.MissingError("BackupVaultName")
 	}
-	if v.RecoveryPointArn == nil {
+	if v.RecoveryPointArn == nil || *v.RecoveryPointArn == "" {
 		return awsproto.MissingError("RecoveryPointArn")
 	}
 	if v.BackupVaultAccountId != nil {
@@ -1816,14 +1816,14 @@ func (v *DescribeRecoveryPointInput) validate() error {
 }
 
 func (v *DescribeReportJobInput) validate() error {
-	if v.ReportJobId == nil {
+	if v.ReportJobId == nil || *v.ReportJobId == "" {
 		return awsproto.MissingError("ReportJobId")
 	}
 	return nil
 }
 
 func (v *DescribeReportPlanInput) validate() error {
-	if v.ReportPlanName == nil {
+	if v.ReportPlanName == nil || *v.ReportPlanName == "" {
 		return awsproto.MissingError("ReportPlanName")
 	}
 	if v.ReportPlanName != nil {
@@ -1835,21 +1835,21 @@ func (v *DescribeReportPlanInput) validate() error {
 }
 
 func (v *DescribeRestoreJobInput) validate() error {
-	if v.RestoreJobId == nil {
+	if v.RestoreJobId == nil || *v.RestoreJobId == "" {
 		return awsproto.MissingError("RestoreJobId")
 	}
 	return nil
 }
 
 func (v *DescribeScanJobInput) validate() error {
-	if v.ScanJobId == nil {
+	if v.ScanJobId == nil || *v.ScanJobId == "" {
 		return awsproto.MissingError("ScanJobId")
 	}
 	return nil
 }
 
 func (v *DisassociateBackupVaultMpaApprovalTeamInput) validate() error {
-	if v.BackupVaultName == nil {
+	if v.BackupVaultName == nil || *v.BackupVaultName == "" {
 		return awsproto.MissingError("BackupVaultName")
 	}
 	if v.BackupVaultName != nil {
@@ -1861,10 +1861,10 @@ func (v *DisassociateBackupVaultMpaApprovalTeamInput) validate() error {
 }
 
 func (v *DisassociateRecoveryPointFromParentInput) validate() error {
-	if v.BackupVaultName == nil {
+	if v.BackupVaultName == nil || *v.BackupVaultName == "" {
 		return awsproto.MissingError("BackupVaultName")
 	}
-	if v.RecoveryPointArn == nil {
+	if v.RecoveryPointArn == nil || *v.RecoveryPointArn == "" {
 		return awsproto.MissingError("RecoveryPointArn")
 	}
 	if v.BackupVaultName != nil {
@@ -1876,10 +1876,10 @@ func (v *DisassociateRecoveryPointFromParentInput) validate() error {
 }
 
 func (v *DisassociateRecoveryPointInput) validate() error {
-	if v.BackupVaultName == nil {
+	if v.BackupVaultName == nil || *v.BackupVaultName == "" {
 		return awsproto.MissingError("BackupVaultName")
 	}
-	if v.RecoveryPointArn == nil {
+	if v.RecoveryPointArn == nil || *v.RecoveryPointArn == "" {
 		return awsproto.MissingError("RecoveryPointArn")
 	}
 	if v.BackupVaultName != nil {
@@ -1891,14 +1891,14 @@ func (v *DisassociateRecoveryPointInput) validate() error {
 }
 
 func (v *ExportBackupPlanTemplateInput) validate() error {
-	if v.BackupPlanId == nil {
+	if v.BackupPlanId == nil || *v.BackupPlanId == "" {
 		return awsproto.MissingError("BackupPlanId")
 	}
 	return nil
 }
 
 func (v *FrameworkControl) validate() error {
-	if v.ControlName == nil {
+	if v.ControlName == nil || *v.ControlName == "" {
 		return awsproto.MissingError("ControlName")
 	}
 	if v.ControlScope != nil {
@@ -1939,21 +1939,21 @@ func checkFrameworkName(name string, v string) error {
 }
 
 func (v *GetBackupPlanFromJSONInput) validate() error {
-	if v.BackupPlanTemplateJson == nil {
+	if v.BackupPlanTemplateJson == nil || *v.BackupPlanTemplateJson == "" {
 		return awsproto.MissingError("BackupPlanTemplateJson")
 	}
 	return nil
 }
 
 func (v *GetBackupPlanFromTemplateInput) validate() error {
-	if v.BackupPlanTemplateId == nil {
+	if v.BackupPlanTemplateId == nil || *v.BackupPlanTemplateId == "" {
 		return awsproto.MissingError("BackupPlanTemplateId")
 	}
 	return nil
 }
 
 func (v *GetBackupPlanInput) validate() error {
-	if v.BackupPlanId == nil {
+	if v.BackupPlanId == nil || *v.BackupPlanId == "" {
 		return awsproto.MissingError("BackupPlanId")
 	}
 	if v.MaxScheduledRunsPreview != nil {
@@ -1965,17 +1965,17 @@ func (v *GetBackupPlanInput) validate() error {
 }
 
 func (v *GetBackupSelectionInput) validate() error {
-	if v.BackupPlanId == nil {
+	if v.BackupPlanId == nil || *v.BackupPlanId == "" {
 		return awsproto.MissingError("BackupPlanId")
 	}
-	if v.SelectionId == nil {
+	if v.SelectionId == nil || *v.SelectionId == "" {
 		return awsproto.MissingError("SelectionId")
 	}
 	return nil
 }
 
 func (v *GetBackupVaultAccessPolicyInput) validate() error {
-	if v.BackupVaultName == nil {
+	if v.BackupVaultName == nil || *v.BackupVaultName == "" {
 		return awsproto.MissingError("BackupVaultName")
 	}
 	if v.BackupVaultName != nil {
@@ -1987,7 +1987,7 @@ func (v *GetBackupVaultAccessPolicyInput) validate() error {
 }
 
 func (v *GetBackupVaultNotificationsInput) validate() error {
-	if v.BackupVaultName == nil {
+	if v.BackupVaultName == nil || *v.BackupVaultName == "" {
 		return awsproto.MissingError("BackupVaultName")
 	}
 	if v.BackupVaultName != nil {
@@ -1999,17 +1999,17 @@ func (v *GetBackupVaultNotificationsInput) validate() error {
 }
 
 func (v *GetLegalHoldInput) validate() error {
-	if v.LegalHoldId == nil {
+	if v.LegalHoldId == nil || *v.LegalHoldId == "" {
 		return awsproto.MissingError("LegalHoldId")
 	}
 	return nil
 }
 
 func (v *GetRecoveryPointIndexDetailsInput) validate() error {
-	if v.BackupVaultName == nil {
+	if v.BackupVaultName == nil || *v.BackupVaultName == "" {
 		return awsproto.MissingError("BackupVaultName")
 	}
-	if v.RecoveryPointArn == nil {
+	if v.RecoveryPointArn == nil || *v.RecoveryPointArn == "" {
 		return awsproto.MissingError("RecoveryPointArn")
 	}
 	if v.BackupVaultName != nil {
@@ -2021,10 +2021,10 @@ func (v *GetRecoveryPointIndexDetailsInput) validate() error {
 }
 
 func (v *GetRecoveryPointRestoreMetadataInput) validate() error {
-	if v.BackupVaultName == nil {
+	if v.BackupVaultName == nil || *v.BackupVaultName == "" {
 		return awsproto.MissingError("BackupVaultName")
 	}
-	if v.RecoveryPointArn == nil {
+	if v.RecoveryPointArn == nil || *v.RecoveryPointArn == "" {
 		return awsproto.MissingError("RecoveryPointArn")
 	}
 	if v.BackupVaultAccountId != nil {
@@ -2041,41 +2041,41 @@ func (v *GetRecoveryPointRestoreMetadataInput) validate() error {
 }
 
 func (v *GetRestoreJobMetadataInput) validate() error {
-	if v.RestoreJobId == nil {
+	if v.RestoreJobId == nil || *v.RestoreJobId == "" {
 		return awsproto.MissingError("RestoreJobId")
 	}
 	return nil
 }
 
 func (v *GetRestoreTestingInferredMetadataInput) validate() error {
-	if v.BackupVaultName == nil {
+	if v.BackupVaultName == nil || *v.BackupVaultName == "" {
 		return awsproto.MissingError("BackupVaultName")
 	}
-	if v.RecoveryPointArn == nil {
+	if v.RecoveryPointArn == nil || *v.RecoveryPointArn == "" {
 		return awsproto.MissingError("RecoveryPointArn")
 	}
 	return nil
 }
 
 func (v *GetRestoreTestingPlanInput) validate() error {
-	if v.RestoreTestingPlanName == nil {
+	if v.RestoreTestingPlanName == nil || *v.RestoreTestingPlanName == "" {
 		return awsproto.MissingError("RestoreTestingPlanName")
 	}
 	return nil
 }
 
 func (v *GetRestoreTestingSelectionInput) validate() error {
-	if v.RestoreTestingPlanName == nil {
+	if v.RestoreTestingPlanName == nil || *v.RestoreTestingPlanName == "" {
 		return awsproto.MissingError("RestoreTestingPlanName")
 	}
-	if v.RestoreTestingSelectionName == nil {
+	if v.RestoreTestingSelectionName == nil || *v.RestoreTestingSelectionName == "" {
 		return awsproto.MissingError("RestoreTestingSelectionName")
 	}
 	return nil
 }
 
 func (v *GetTieringConfigurationInput) validate() error {
-	if v.TieringConfigurationName == nil {
+	if v.TieringConfigurationName == nil || *v.TieringConfigurationName == "" {
 		return awsproto.MissingError("TieringConfigurationName")
 	}
 	if v.TieringConfigurationName != nil {
@@ -2119,10 +2119,10 @@ func checkIndexStatus(name string, v IndexStatus) error {
 }
 
 func (v *KeyValue) validate() error {
-	if v.Key == nil {
+	if v.Key == nil || *v.Key == "" {
 		return awsproto.MissingError("Key")
 	}
-	if v.Value == nil {
+	if v.Value == nil || *v.Value == "" {
 		return awsproto.MissingError("Value")
 	}
 	return nil
@@ -2221,7 +2221,7 @@ func (v *ListBackupPlanTemplatesInput) validate() error {
 }
 
 func (v *ListBackupPlanVersionsInput) validate() error {
-	if v.BackupPlanId == nil {
+	if v.BackupPlanId == nil || *v.BackupPlanId == "" {
 		return awsproto.MissingError("BackupPlanId")
 	}
 	if v.MaxResults != nil {
@@ -2242,7 +2242,7 @@ func (v *ListBackupPlansInput) validate() error {
 }
 
 func (v *ListBackupSelectionsInput) validate() error {
-	if v.BackupPlanId == nil {
+	if v.BackupPlanId == nil || *v.BackupPlanId == "" {
 		return awsproto.MissingError("BackupPlanId")
 	}
 	if v.MaxResults != nil {
@@ -2367,7 +2367,7 @@ func validateListOfTags(v []Condition) error {
 }
 
 func (v *ListProtectedResourcesByBackupVaultInput) validate() error {
-	if v.BackupVaultName == nil {
+	if v.BackupVaultName == nil || *v.BackupVaultName == "" {
 		return awsproto.MissingError("BackupVaultName")
 	}
 	if v.BackupVaultAccountId != nil {
@@ -2398,7 +2398,7 @@ func (v *ListProtectedResourcesInput) validate() error {
 }
 
 func (v *ListRecoveryPointsByBackupVaultInput) validate() error {
-	if v.BackupVaultName == nil {
+	if v.BackupVaultName == nil || *v.BackupVaultName == "" {
 		return awsproto.MissingError("BackupVaultName")
 	}
 	if v.BackupVaultAccountId != nil {
@@ -2425,7 +2425,7 @@ func (v *ListRecoveryPointsByBackupVaultInput) validate() error {
 }
 
 func (v *ListRecoveryPointsByLegalHoldInput) validate() error {
-	if v.LegalHoldId == nil {
+	if v.LegalHoldId == nil || *v.LegalHoldId == "" {
 		return awsproto.MissingError("LegalHoldId")
 	}
 	if v.MaxResults != nil {
@@ -2437,7 +2437,7 @@ func (v *ListRecoveryPointsByLegalHoldInput) validate() error {
 }
 
 func (v *ListRecoveryPointsByResourceInput) validate() error {
-	if v.ResourceArn == nil {
+	if v.ResourceArn == nil || *v.ResourceArn == "" {
 		return awsproto.MissingError("ResourceArn")
 	}
 	if v.MaxResults != nil {
@@ -2472,7 +2472,7 @@ func (v *ListReportPlansInput) validate() error {
 }
 
 func (v *ListRestoreAccessBackupVaultsInput) validate() error {
-	if v.BackupVaultName == nil {
+	if v.BackupVaultName == nil || *v.BackupVaultName == "" {
 		return awsproto.MissingError("BackupVaultName")
 	}
 	if v.BackupVaultName != nil {
@@ -2518,7 +2518,7 @@ func (v *ListRestoreJobSummariesInput) validate() error {
 }
 
 func (v *ListRestoreJobsByProtectedResourceInput) validate() error {
-	if v.ResourceArn == nil {
+	if v.ResourceArn == nil || *v.ResourceArn == "" {
 		return awsproto.MissingError("ResourceArn")
 	}
 	if v.ByStatus != "" {
@@ -2572,7 +2572,7 @@ func checkListRestoreTestingPlansInputMaxResultsInteger(name string, v int32) er
 }
 
 func (v *ListRestoreTestingSelectionsInput) validate() error {
-	if v.RestoreTestingPlanName == nil {
+	if v.RestoreTestingPlanName == nil || *v.RestoreTestingPlanName == "" {
 		return awsproto.MissingError("RestoreTestingPlanName")
 	}
 	if v.MaxResults != nil {
@@ -2660,7 +2660,7 @@ func checkListScanJobsInputMaxResultsInteger(name string, v int32) error {
 }
 
 func (v *ListTagsInput) validate() error {
-	if v.ResourceArn == nil {
+	if v.ResourceArn == nil || *v.ResourceArn == "" {
 		return awsproto.MissingError("ResourceArn")
 	}
 	if v.MaxResults != nil {
@@ -2714,7 +2714,7 @@ func (v *ProtectedResourceConditions) validate() error {
 }
 
 func (v *PutBackupVaultAccessPolicyInput) validate() error {
-	if v.BackupVaultName == nil {
+	if v.BackupVaultName == nil || *v.BackupVaultName == "" {
 		return awsproto.MissingError("BackupVaultName")
 	}
 	if v.BackupVaultName != nil {
@@ -2726,7 +2726,7 @@ func (v *PutBackupVaultAccessPolicyInput) validate() error {
 }
 
 func (v *PutBackupVaultLockConfigurationInput) validate() error {
-	if v.BackupVaultName == nil {
+	if v.BackupVaultName == nil || *v.BackupVaultName == "" {
 		return awsproto.MissingError("BackupVaultName")
 	}
 	if v.BackupVaultName != nil {
@@ -2738,10 +2738,10 @@ func (v *PutBackupVaultLockConfigurationInput) validate() error {
 }
 
 func (v *PutBackupVaultNotificationsInput) validate() error {
-	if v.BackupVaultName == nil {
+	if v.BackupVaultName == nil || *v.BackupVaultName == "" {
 		return awsproto.MissingError("BackupVaultName")
 	}
-	if v.SNSTopicArn == nil {
+	if v.SNSTopicArn == nil || *v.SNSTopicArn == "" {
 		return awsproto.MissingError("SNSTopicArn")
 	}
 	if v.BackupVaultEvents == nil {
@@ -2761,7 +2761,7 @@ func (v *PutBackupVaultNotificationsInput) validate() error {
 }
 
 func (v *PutRestoreValidationResultInput) validate() error {
-	if v.RestoreJobId == nil {
+	if v.RestoreJobId == nil || *v.RestoreJobId == "" {
 		return awsproto.MissingError("RestoreJobId")
 	}
 	if v.ValidationStatus == "" {
@@ -2785,7 +2785,7 @@ func (v *RecoveryPointSelection) validate() error {
 }
 
 func (v *ReportDeliveryChannel) validate() error {
-	if v.S3BucketName == nil {
+	if v.S3BucketName == nil || *v.S3BucketName == "" {
 		return awsproto.MissingError("S3BucketName")
 	}
 	return nil
@@ -2812,7 +2812,7 @@ func checkReportPlanName(name string, v string) error {
 }
 
 func (v *ReportSetting) validate() error {
-	if v.ReportTemplate == nil {
+	if v.ReportTemplate == nil || *v.ReportTemplate == "" {
 		return awsproto.MissingError("ReportTemplate")
 	}
 	return nil
@@ -2825,7 +2825,7 @@ func (v *ResourceSelection) validate() error {
 	if v.TieringDownSettingsInDays == nil {
 		return awsproto.MissingError("TieringDownSettingsInDays")
 	}
-	if v.ResourceType == nil {
+	if v.ResourceType == nil || *v.ResourceType == "" {
 		return awsproto.MissingError("ResourceType")
 	}
 	if v.ResourceType != nil {
@@ -2910,10 +2910,10 @@ func (v *RestoreTestingPlanForCreate) validate() error {
 	if v.RecoveryPointSelection == nil {
 		return awsproto.MissingError("RecoveryPointSelection")
 	}
-	if v.RestoreTestingPlanName == nil {
+	if v.RestoreTestingPlanName == nil || *v.RestoreTestingPlanName == "" {
 		return awsproto.MissingError("RestoreTestingPlanName")
 	}
-	if v.ScheduleExpression == nil {
+	if v.ScheduleExpression == nil || *v.ScheduleExpression == "" {
 		return awsproto.MissingError("ScheduleExpression")
 	}
 	if v.RecoveryPointSelection != nil {
@@ -2971,13 +2971,13 @@ func validateRestoreTestingRecoveryPointTypeList(v []RestoreTestingRecoveryPoint
 }
 
 func (v *RestoreTestingSelectionForCreate) validate() error {
-	if v.IamRoleArn == nil {
+	if v.IamRoleArn == nil || *v.IamRoleArn == "" {
 		return awsproto.MissingError("IamRoleArn")
 	}
-	if v.ProtectedResourceType == nil {
+	if v.ProtectedResourceType == nil || *v.ProtectedResourceType == "" {
 		return awsproto.MissingError("ProtectedResourceType")
 	}
-	if v.RestoreTestingSelectionName == nil {
+	if v.RestoreTestingSelectionName == nil || *v.RestoreTestingSelectionName == "" {
 		return awsproto.MissingError("RestoreTestingSelectionName")
 	}
 	if v.ProtectedResourceConditions != nil {
@@ -3005,10 +3005,10 @@ func checkRestoreValidationStatus(name string, v RestoreValidationStatus) error 
 }
 
 func (v *RevokeRestoreAccessBackupVaultInput) validate() error {
-	if v.BackupVaultName == nil {
+	if v.BackupVaultName == nil || *v.BackupVaultName == "" {
 		return awsproto.MissingError("BackupVaultName")
 	}
-	if v.RestoreAccessBackupVaultArn == nil {
+	if v.RestoreAccessBackupVaultArn == nil || *v.RestoreAccessBackupVaultArn == "" {
 		return awsproto.MissingError("RestoreAccessBackupVaultArn")
 	}
 	if v.BackupVaultName != nil {
@@ -3101,13 +3101,13 @@ func checkScanState(name string, v ScanState) error {
 }
 
 func (v *StartBackupJobInput) validate() error {
-	if v.BackupVaultName == nil {
+	if v.BackupVaultName == nil || *v.BackupVaultName == "" {
 		return awsproto.MissingError("BackupVaultName")
 	}
-	if v.ResourceArn == nil {
+	if v.ResourceArn == nil || *v.ResourceArn == "" {
 		return awsproto.MissingError("ResourceArn")
 	}
-	if v.IamRoleArn == nil {
+	if v.IamRoleArn == nil || *v.IamRoleArn == "" {
 		return awsproto.MissingError("IamRoleArn")
 	}
 	if v.BackupOptions != nil {
@@ -3134,16 +3134,16 @@ func (v *StartBackupJobInput) validate() error {
 }
 
 func (v *StartCopyJobInput) validate() error {
-	if v.RecoveryPointArn == nil {
+	if v.RecoveryPointArn == nil || *v.RecoveryPointArn == "" {
 		return awsproto.MissingError("RecoveryPointArn")
 	}
-	if v.SourceBackupVaultName == nil {
+	if v.SourceBackupVaultName == nil || *v.SourceBackupVaultName == "" {
 		return awsproto.MissingError("SourceBackupVaultName")
 	}
-	if v.DestinationBackupVaultArn == nil {
+	if v.DestinationBackupVaultArn == nil || *v.DestinationBackupVaultArn == "" {
 		return awsproto.MissingError("DestinationBackupVaultArn")
 	}
-	if v.IamRoleArn == nil {
+	if v.IamRoleArn == nil || *v.IamRoleArn == "" {
 		return awsproto.MissingError("IamRoleArn")
 	}
 	if v.Lifecycle != nil {
@@ -3160,7 +3160,7 @@ func (v *StartCopyJobInput) validate() error {
 }
 
 func (v *StartReportJobInput) validate() error {
-	if v.ReportPlanName == nil {
+	if v.ReportPlanName == nil || *v.ReportPlanName == "" {
 		return awsproto.MissingError("ReportPlanName")
 	}
 	if v.ReportPlanName != nil {
@@ -3172,7 +3172,7 @@ func (v *StartReportJobInput) validate() error {
 }
 
 func (v *StartRestoreJobInput) validate() error {
-	if v.RecoveryPointArn == nil {
+	if v.RecoveryPointArn == nil || *v.RecoveryPointArn == "" {
 		return awsproto.MissingError("RecoveryPointArn")
 	}
 	if v.Metadata == nil {
@@ -3187,22 +3187,22 @@ func (v *StartRestoreJobInput) validate() error {
 }
 
 func (v *StartScanJobInput) validate() error {
-	if v.BackupVaultName == nil {
+	if v.BackupVaultName == nil || *v.BackupVaultName == "" {
 		return awsproto.MissingError("BackupVaultName")
 	}
-	if v.IamRoleArn == nil {
+	if v.IamRoleArn == nil || *v.IamRoleArn == "" {
 		return awsproto.MissingError("IamRoleArn")
 	}
 	if v.MalwareScanner == "" {
 		return awsproto.MissingError("MalwareScanner")
 	}
-	if v.RecoveryPointArn == nil {
+	if v.RecoveryPointArn == nil || *v.RecoveryPointArn == "" {
 		return awsproto.MissingError("RecoveryPointArn")
 	}
 	if v.ScanMode == "" {
 		return awsproto.MissingError("ScanMode")
 	}
-	if v.ScannerRoleArn == nil {
+	if v.ScannerRoleArn == nil || *v.ScannerRoleArn == "" {
 		return awsproto.MissingError("ScannerRoleArn")
 	}
 	if v.MalwareScanner != "" {
@@ -3219,14 +3219,14 @@ func (v *StartScanJobInput) validate() error {
 }
 
 func (v *StopBackupJobInput) validate() error {
-	if v.BackupJobId == nil {
+	if v.BackupJobId == nil || *v.BackupJobId == "" {
 		return awsproto.MissingError("BackupJobId")
 	}
 	return nil
 }
 
 func (v *TagResourceInput) validate() error {
-	if v.ResourceArn == nil {
+	if v.ResourceArn == nil || *v.ResourceArn == "" {
 		return awsproto.MissingError("ResourceArn")
 	}
 	if v.Tags == nil {
@@ -3236,10 +3236,10 @@ func (v *TagResourceInput) validate() error {
 }
 
 func (v *TieringConfigurationInputForCreate) validate() error {
-	if v.TieringConfigurationName == nil {
+	if v.TieringConfigurationName == nil || *v.TieringConfigurationName == "" {
 		return awsproto.MissingError("TieringConfigurationName")
 	}
-	if v.BackupVaultName == nil {
+	if v.BackupVaultName == nil || *v.BackupVaultName == "" {
 		return awsproto.MissingError("BackupVaultName")
 	}
 	if v.ResourceSelection == nil {
@@ -3267,7 +3267,7 @@ func (v *TieringConfigurationInputForUpdate) validate() error {
 	if v.ResourceSelection == nil {
 		return awsproto.MissingError("ResourceSelection")
 	}
-	if v.BackupVaultName == nil {
+	if v.BackupVaultName == nil || *v.BackupVaultName == "" {
 		return awsproto.MissingError("BackupVaultName")
 	}
 	if v.BackupVaultName != nil {
@@ -3295,7 +3295,7 @@ func checkTieringDownSettingsInDays(name string, v int32) error {
 }
 
 func (v *UntagResourceInput) validate() error {
-	if v.ResourceArn == nil {
+	if v.ResourceArn == nil || *v.ResourceArn == "" {
 		return awsproto.MissingError("ResourceArn")
 	}
 	if v.TagKeyList == nil {
@@ -3305,7 +3305,7 @@ func (v *UntagResourceInput) validate() error {
 }
 
 func (v *UpdateBackupPlanInput) validate() error {
-	if v.BackupPlanId == nil {
+	if v.BackupPlanId == nil || *v.BackupPlanId == "" {
 		return awsproto.MissingError("BackupPlanId")
 	}
 	if v.BackupPlan == nil {
@@ -3320,7 +3320,7 @@ func (v *UpdateBackupPlanInput) validate() error {
 }
 
 func (v *UpdateFrameworkInput) validate() error {
-	if v.FrameworkName == nil {
+	if v.FrameworkName == nil || *v.FrameworkName == "" {
 		return awsproto.MissingError("FrameworkName")
 	}
 	if v.FrameworkControls != nil {
@@ -3342,10 +3342,10 @@ func (v *UpdateFrameworkInput) validate() error {
 }
 
 func (v *UpdateRecoveryPointIndexSettingsInput) validate() error {
-	if v.BackupVaultName == nil {
+	if v.BackupVaultName == nil || *v.BackupVaultName == "" {
 		return awsproto.MissingError("BackupVaultName")
 	}
-	if v.RecoveryPointArn == nil {
+	if v.RecoveryPointArn == nil || *v.RecoveryPointArn == "" {
 		return awsproto.MissingError("RecoveryPointArn")
 	}
 	if v.Index == "" {
@@ -3365,10 +3365,10 @@ func (v *UpdateRecoveryPointIndexSettingsInput) validate() error {
 }
 
 func (v *UpdateRecoveryPointLifecycleInput) validate() error {
-	if v.BackupVaultName == nil {
+	if v.BackupVaultName == nil || *v.BackupVaultName == "" {
 		return awsproto.MissingError("BackupVaultName")
 	}
-	if v.RecoveryPointArn == nil {
+	if v.RecoveryPointArn == nil || *v.RecoveryPointArn == "" {
 		return awsproto.MissingError("RecoveryPointArn")
 	}
 	if v.BackupVaultName != nil {
@@ -3399,7 +3399,7 @@ func (v *UpdateRegionSettingsInput) validate() error {
 }
 
 func (v *UpdateReportPlanInput) validate() error {
-	if v.ReportPlanName == nil {
+	if v.ReportPlanName == nil || *v.ReportPlanName == "" {
 		return awsproto.MissingError("ReportPlanName")
 	}
 	if v.ReportDeliveryChannel != nil {
@@ -3429,7 +3429,7 @@ func (v *UpdateRestoreTestingPlanInput) validate() error {
 	if v.RestoreTestingPlan == nil {
 		return awsproto.MissingError("RestoreTestingPlan")
 	}
-	if v.RestoreTestingPlanName == nil {
+	if v.RestoreTestingPlanName == nil || *v.RestoreTestingPlanName == "" {
 		return awsproto.MissingError("RestoreTestingPlanName")
 	}
 	if v.RestoreTestingPlan != nil {
@@ -3441,13 +3441,13 @@ func (v *UpdateRestoreTestingPlanInput) validate() error {
 }
 
 func (v *UpdateRestoreTestingSelectionInput) validate() error {
-	if v.RestoreTestingPlanName == nil {
+	if v.RestoreTestingPlanName == nil || *v.RestoreTestingPlanName == "" {
 		return awsproto.MissingError("RestoreTestingPlanName")
 	}
 	if v.RestoreTestingSelection == nil {
 		return awsproto.MissingError("RestoreTestingSelection")
 	}
-	if v.RestoreTestingSelectionName == nil {
+	if v.RestoreTestingSelectionName == nil || *v.RestoreTestingSelectionName == "" {
 		return awsproto.MissingError("RestoreTestingSelectionName")
 	}
 	if v.RestoreTestingSelection != nil {
@@ -3459,7 +3459,7 @@ func (v *UpdateRestoreTestingSelectionInput) validate() error {
 }
 
 func (v *UpdateTieringConfigurationInput) validate() error {
-	if v.TieringConfigurationName == nil {
+	if v.TieringConfigurationName == nil || *v.TieringConfigurationName == "" {
 		return awsproto.MissingError("TieringConfigurationName")
 	}
 	if v.TieringConfiguration == nil {

@@ -2,6 +2,7 @@ package archive
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"encoding/hex"
@@ -9,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,7 +32,8 @@ type CopyOptions struct {
 	Meta map[string]string
 	// Full ignores earlier translation maps (every source blob is read).
 	Full bool
-	// Concurrency is the number of blobs moved at once (default 2×CPUs).
+	// Concurrency is the number of source packs (or, without RawCopier,
+	// blobs) read at once (default 2×CPUs).
 	Concurrency int
 	Logger      *slog.Logger
 	// Progress, if set, is called with running totals at most every
@@ -76,8 +79,7 @@ type copier struct {
 	newMap map[mapKey]ID
 
 	tasks map[ID]*dataTask
-	ch    chan *dataTask
-	wg    sync.WaitGroup
+	list  []*dataTask // tasks in the order the walk found them
 
 	order []*treeTask // post-order
 
@@ -149,7 +151,6 @@ func CopySnapshot(ctx context.Context, src, dst Repo, snapID ID, opts CopyOption
 	c := &copier{
 		ctx: cctx, cancel: cancel, src: src, dst: dst, opts: opts, log: opts.Logger, srcSnap: snapID,
 		newMap: map[mapKey]ID{}, tasks: map[ID]*dataTask{},
-		ch: make(chan *dataTask, 4*opts.Concurrency),
 	}
 	srcKey := SourceKey(src)
 	stats := &CopyStats{}
@@ -158,13 +159,10 @@ func CopySnapshot(ctx context.Context, src, dst Repo, snapID ID, opts CopyOption
 		stats.MapFromParent = c.old != nil
 	}
 
-	for i := 0; i < opts.Concurrency; i++ {
-		c.wg.Add(1)
-		go c.worker()
-	}
 	rootTask := c.walk(snap.Root, "")
-	close(c.ch)
-	c.wg.Wait()
+	if c.err == nil {
+		c.copyData()
+	}
 	if c.err != nil {
 		return fail(c.err)
 	}
@@ -266,11 +264,7 @@ func (c *copier) walk(srcTree ID, path string) *treeTask {
 				}
 				task := &dataTask{src: e.ID, path: p, length: e.Length}
 				c.tasks[e.ID] = task
-				select {
-				case c.ch <- task:
-				case <-c.ctx.Done():
-					return tt
-				}
+				c.list = append(c.list, task)
 			}
 		}
 	}
@@ -329,28 +323,181 @@ func (c *copier) adopt(s, d ID) bool {
 	return true
 }
 
-func (c *copier) worker() {
-	defer c.wg.Done()
-	for task := range c.ch {
-		if c.ctx.Err() != nil {
-			continue
-		}
-		if err := c.copyBlob(task); err != nil {
-			c.fail(err)
-			continue
-		}
-		c.st.bytesDone.Add(task.length)
-		c.maybeProgress()
-	}
+// packRun is a run of data blobs of one source pack read with one ranged
+// read.
+type packRun struct {
+	pack  ID
+	locs  []BlobLocation
+	tasks []*dataTask // parallel to locs
 }
 
-// copyBlob maps or moves one data blob and sets task.dst.
-func (c *copier) copyBlob(task *dataTask) error {
-	if d, ok := c.old[mapKey{tree.DataBlob, task.src}]; ok && c.dst.HasBlob(tree.DataBlob, d) {
-		task.dst = d
-		c.st.blobsMapped.Add(1)
+// maxRunGap is the largest stretch of unneeded bytes a pack run reads
+// through rather than starting a new run.
+const maxRunGap = 1 << 20
+
+// copyData maps or moves every data task. Tasks mapped by an earlier copy
+// are settled first; with a RawCopier source the others are grouped by
+// source pack and read one pack range per request, packs in the order the
+// walk first needed them, opts.Concurrency packs in flight.
+func (c *copier) copyData() {
+	rc, rawOK := c.src.(RawCopier)
+	var singles []*dataTask
+	byPack := map[ID]int{}
+	var runs [][]packRun // per pack, in order of first need
+	var locsOf [][]BlobLocation
+	var tasksOf [][]*dataTask
+	for _, task := range c.list {
+		if d, ok := c.old[mapKey{tree.DataBlob, task.src}]; ok && c.dst.HasBlob(tree.DataBlob, d) {
+			task.dst = d
+			c.st.blobsMapped.Add(1)
+			c.st.bytesDone.Add(task.length)
+			continue
+		}
+		var loc BlobLocation
+		ok := false
+		if rawOK {
+			loc, ok = c.src.Lookup(tree.DataBlob, task.src)
+		}
+		if !ok { // not raw-capable, or pending / missing: one by one
+			singles = append(singles, task)
+			continue
+		}
+		i, seen := byPack[loc.Pack]
+		if !seen {
+			i = len(locsOf)
+			byPack[loc.Pack] = i
+			locsOf = append(locsOf, nil)
+			tasksOf = append(tasksOf, nil)
+		}
+		locsOf[i] = append(locsOf[i], loc)
+		tasksOf[i] = append(tasksOf[i], task)
+	}
+	c.maybeProgress()
+	runs = make([][]packRun, len(locsOf))
+	for i := range locsOf {
+		runs[i] = splitRuns(locsOf[i], tasksOf[i])
+	}
+
+	work := make(chan func() error)
+	var wg sync.WaitGroup
+	for i := 0; i < c.opts.Concurrency; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for f := range work {
+				if c.ctx.Err() != nil {
+					continue
+				}
+				if err := f(); err != nil {
+					c.fail(err)
+				}
+			}
+		}()
+	}
+	send := func(f func() error) bool {
+		select {
+		case work <- f:
+			return true
+		case <-c.ctx.Done():
+			return false
+		}
+	}
+feed:
+	for _, pr := range runs {
+		for _, r := range pr {
+			if !send(func() error { return c.copyRun(rc, r) }) {
+				break feed
+			}
+		}
+	}
+	for _, task := range singles {
+		if !send(func() error { return c.copyOne(task) }) {
+			break
+		}
+	}
+	close(work)
+	wg.Wait()
+}
+
+// splitRuns sorts one pack's blobs by offset and cuts them where more than
+// maxRunGap unneeded bytes lie between two.
+func splitRuns(locs []BlobLocation, tasks []*dataTask) []packRun {
+	idx := make([]int, len(locs))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(a, b int) int { return cmp.Compare(locs[a].Offset, locs[b].Offset) })
+	var runs []packRun
+	var cur packRun
+	var end int64
+	for _, i := range idx {
+		l := locs[i]
+		if len(cur.locs) > 0 && l.Offset-end > maxRunGap {
+			runs = append(runs, cur)
+			cur = packRun{}
+		}
+		cur.pack = l.Pack
+		cur.locs = append(cur.locs, l)
+		cur.tasks = append(cur.tasks, tasks[i])
+		end = max(end, l.Offset+l.Length)
+	}
+	if len(cur.locs) > 0 {
+		runs = append(runs, cur)
+	}
+	return runs
+}
+
+// fnError marks an error of the copier itself inside a pack read.
+type fnError struct{ err error }
+
+func (e *fnError) Error() string { return e.err.Error() }
+func (e *fnError) Unwrap() error { return e.err }
+
+// copyRun moves one pack run's blobs. If the read fails other than in the
+// copier (damage, a pack repacked meanwhile), the blobs not yet delivered
+// are retried one by one, so that damage is reported naming the blob and
+// its file.
+func (c *copier) copyRun(rc RawCopier, r packRun) error {
+	byID := make(map[ID]*dataTask, len(r.tasks))
+	for _, t := range r.tasks {
+		byID[t.src] = t
+	}
+	done := make(map[ID]bool, len(r.tasks))
+	err := rc.ReadPackRaw(c.ctx, r.pack, r.locs, func(loc BlobLocation, plain []byte, raw any) error {
+		task := byID[loc.ID]
+		if task == nil || done[loc.ID] {
+			return nil
+		}
+		done[loc.ID] = true
+		if err := c.store(task, plain, raw, rc); err != nil {
+			return &fnError{err}
+		}
+		return nil
+	})
+	if err == nil {
 		return nil
 	}
+	var fe *fnError
+	if errors.As(err, &fe) {
+		return fe.err
+	}
+	if cerr := c.ctx.Err(); cerr != nil {
+		return cerr
+	}
+	c.log.Debug("pack read failed; loading its blobs one by one", "pack", r.pack.Short(), "err", err)
+	for _, task := range r.tasks {
+		if done[task.src] {
+			continue
+		}
+		if err := c.copyOne(task); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// copyOne loads one data blob by itself and moves it.
+func (c *copier) copyOne(task *dataTask) error {
 	rc, rawOK := c.src.(RawCopier)
 	var (
 		data []byte
@@ -365,26 +512,44 @@ func (c *copier) copyBlob(task *dataTask) error {
 	if err != nil {
 		return &BlobError{Path: task.path, Type: tree.DataBlob, ID: task.src, Err: err}
 	}
+	if !rawOK {
+		rc = nil
+	}
+	return c.store(task, data, raw, rc)
+}
+
+// store re-identifies one loaded source blob with dst's key, stores it
+// unless dst has it (raw through rc when not nil) and sets task.dst.
+func (c *copier) store(task *dataTask, data []byte, raw any, rc RawCopier) error {
 	if int64(len(data)) != task.length {
 		return &BlobError{Path: task.path, Type: tree.DataBlob, ID: task.src,
 			Err: fmt.Errorf("%d bytes, the snapshot says %d", len(data), task.length)}
 	}
 	c.st.blobsRead.Add(1)
 	c.st.bytesRead.Add(int64(len(data)))
-	task.dst = c.dst.Hash(data)
-	if c.dst.HasBlob(tree.DataBlob, task.dst) {
+	defer func() {
+		c.st.bytesDone.Add(task.length)
+		c.maybeProgress()
+	}()
+	dst := c.dst.Hash(data)
+	if c.dst.HasBlob(tree.DataBlob, dst) {
 		c.st.blobsKnown.Add(1)
+		task.dst = dst
 		return nil
 	}
-	var known bool
-	if rawOK {
-		known, err = rc.SaveRawTo(c.ctx, c.dst, tree.DataBlob, task.dst, raw, data)
+	var (
+		known bool
+		err   error
+	)
+	if rc != nil {
+		known, err = rc.SaveRawTo(c.ctx, c.dst, tree.DataBlob, dst, raw, data)
 	} else {
-		known, err = c.dst.SaveBlob(c.ctx, tree.DataBlob, task.dst, data)
+		known, err = c.dst.SaveBlob(c.ctx, tree.DataBlob, dst, data)
 	}
 	if err != nil {
-		return fmt.Errorf("file %s: store data blob %s: %w", quote(task.path), task.dst.Short(), err)
+		return fmt.Errorf("file %s: store data blob %s: %w", quote(task.path), dst.Short(), err)
 	}
+	task.dst = dst
 	if known {
 		c.st.blobsKnown.Add(1)
 	} else {

@@ -113,6 +113,14 @@ type RawCopier interface {
 	// re-encrypted under dst's key and its compression kept. When dst is
 	// not of the same implementation it saves plain with dst.SaveBlob.
 	SaveRawTo(ctx context.Context, dst Repo, t BlobType, dstID ID, raw any, plain []byte) (known bool, err error)
+	// ReadPackRaw reads the listed blobs of one pack (all with that Pack,
+	// as returned by Lookup) with one ranged read and calls fn with each
+	// one's authenticated plaintext and its form as stored (for
+	// SaveRawTo), both valid only during the call, in no guaranteed
+	// order. An error from fn stops the read and is returned; a damaged
+	// blob is an error after which the caller may retry the others one by
+	// one with LoadRaw.
+	ReadPackRaw(ctx context.Context, pack ID, blobs []BlobLocation, fn func(loc BlobLocation, plain []byte, raw any) error) error
 }
 
 // Sentinel errors.

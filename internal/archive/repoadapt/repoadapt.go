@@ -213,3 +213,28 @@ func (a *Adapter) SaveRawTo(ctx context.Context, dst archive.Repo, t archive.Blo
 	rb.Length = int64(len(plain))
 	return d.R.SaveBlobRaw(ctx, repo.BlobType(t), repo.ID(dstID), rb)
 }
+
+// ReadPackRaw reads blobs of one pack as stored, with one ranged read, and
+// decodes each one's plaintext; raw is a repo.RawBlob for SaveRawTo.
+func (a *Adapter) ReadPackRaw(ctx context.Context, pack archive.ID, blobs []archive.BlobLocation, fn func(archive.BlobLocation, []byte, any) error) error {
+	locs := make([]repo.BlobLocation, 0, len(blobs))
+	for _, b := range blobs {
+		l, ok := a.R.Lookup(repo.BlobType(b.Type), repo.ID(b.ID))
+		if !ok {
+			return fmt.Errorf("%s blob %s: %w", b.Type, b.ID, archive.ErrBlobNotFound)
+		}
+		locs = append(locs, l)
+	}
+	var buf []byte
+	return translate(a.R.ReadPackBlobsRaw(ctx, repo.ID(pack), locs, func(l repo.BlobLocation, rb repo.RawBlob) error {
+		plain := rb.Data
+		if rb.Compressed {
+			var err error
+			if buf, err = a.R.DecodeRaw(rb, buf); err != nil {
+				return fmt.Errorf("%s blob %s: %w", l.Type, l.ID, err)
+			}
+			plain = buf
+		}
+		return fn(fromLoc(l), plain, rb)
+	}))
+}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/coffer/coffer/internal/archive"
@@ -181,6 +182,9 @@ func TestCorruptPackNamesFileAndSnapshot(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), res.ID.String()) || !errors.Is(err, repo.ErrCorrupt) {
 		t.Fatalf("copy: got %v, want ErrCorrupt naming snapshot %s", err, res.ID)
 	}
+	if !errors.As(err, &be) || be.Path != "script.sh" || be.ID != bad {
+		t.Errorf("copy: got %v, want a BlobError for script.sh", err)
+	}
 	count := 0
 	b.ListSnapshots(ctx, func(archive.ID, *archive.Snapshot) error { count++; return nil })
 	if count != 0 {
@@ -195,4 +199,85 @@ func TestWrongKindAndMissing(t *testing.T) {
 		t.Errorf("missing snapshot: got %v want ErrSnapshotNotFound", err)
 	}
 	_ = blob.ErrNotFound
+}
+
+// countingSrc counts how a copy reads its source.
+type countingSrc struct {
+	*repoadapt.Adapter
+	packReads, singleReads atomic.Int64
+}
+
+func (c *countingSrc) ReadPackRaw(ctx context.Context, pack archive.ID, blobs []archive.BlobLocation, fn func(archive.BlobLocation, []byte, any) error) error {
+	c.packReads.Add(1)
+	return c.Adapter.ReadPackRaw(ctx, pack, blobs, fn)
+}
+
+func (c *countingSrc) LoadRaw(ctx context.Context, t archive.BlobType, id archive.ID) ([]byte, any, error) {
+	c.singleReads.Add(1)
+	return c.Adapter.LoadRaw(ctx, t, id)
+}
+
+func TestCopyReadsPerPack(t *testing.T) {
+	ctx := context.Background()
+	a, _ := newLocal(t)
+	b, _ := newLocal(t)
+	src := archivetest.MakeTestTree(t, archivetest.TreeOptions{Files: 60})
+	res := archivetest.MustBackup(t, a, src, archive.Options{})
+	// The source's data blobs and their packs.
+	blobs, packs := map[archive.ID]bool{}, map[archive.ID]bool{}
+	var walk func(id archive.ID)
+	walk = func(id archive.ID) {
+		data, err := a.LoadBlob(ctx, tree.TreeBlob, id, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr, err := tree.Decode(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range tr.Nodes {
+			if n.Type == tree.Dir {
+				walk(n.Subtree)
+			}
+			for _, e := range n.Content {
+				if e.Hole {
+					continue
+				}
+				blobs[e.ID] = true
+				l, _ := a.Lookup(tree.DataBlob, e.ID)
+				packs[l.Pack] = true
+			}
+		}
+	}
+	walk(res.Snapshot.Root)
+
+	cs := &countingSrc{Adapter: a}
+	id, st, err := archive.CopySnapshot(ctx, cs, b, res.ID, archive.CopyOptions{})
+	if err != nil {
+		t.Fatalf("copy: %v", err)
+	}
+	if got, want := cs.singleReads.Load(), int64(0); got != want {
+		t.Errorf("blobs read one by one: got %d, want %d", got, want)
+	}
+	if got := cs.packReads.Load(); got < 1 || got > int64(len(packs)) {
+		t.Errorf("pack reads: got %d, want 1..%d (one per source pack)", got, len(packs))
+	}
+	if got, want := st.BlobsRead, int64(len(blobs)); got != want {
+		t.Errorf("BlobsRead: got %d, want %d", got, want)
+	}
+	out := filepath.Join(t.TempDir(), "r")
+	if _, err := archive.Restore(ctx, b, id, out, archive.RestoreOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if d := archivetest.Diff(archivetest.MustLines(t, src), archivetest.MustLines(t, out)); d != "" {
+		t.Errorf("restore from copy differs:\n%s", d)
+	}
+	snap, err := b.LoadSnapshot(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mid, err := tree.ParseID(snap.Meta[archive.MetaCopyMap])
+	if err != nil || len(snap.Extra) != 1 || snap.Extra[0].ID != mid {
+		t.Errorf("copy's Extra: got %v (map %q), want the translation map", snap.Extra, snap.Meta[archive.MetaCopyMap])
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/coffer/coffer/internal/api/backupapi"
@@ -246,10 +247,36 @@ func (s *Service) deleteRecoveryPoint(ctx context.Context, in *backupapi.DeleteR
 	if err := backup.CheckRecoveryPointDelete(v.Lock, &rp, s.now()); err != nil {
 		return err
 	}
+	if err := s.checkNoJobReads(ctx, rp.ARN); err != nil {
+		return err
+	}
 	if err := s.removeRecoveryPoint(ctx, v, rp); err != nil {
 		return err
 	}
 	s.log.LogAttrs(ctx, slog.LevelInfo, "recovery point deleted", slog.String("recovery_point", rp.ARN), slog.String("vault", v.Name))
+	return nil
+}
+
+// checkNoJobReads refuses to delete a recovery point that a copy or restore
+// job still has to read: deleting its snapshot under the job would fail the
+// job (and GC could free the data mid-read). AWS models this case as
+// InvalidResourceStateException ("already performing an action on this
+// recovery point"). The check is not atomic with the delete; a job accepted in
+// between fails cleanly, naming the deleted point.
+func (s *Service) checkNoJobReads(ctx context.Context, rpARN string) error {
+	jobs, _, err := s.store.ListJobs(ctx, meta.JobFilter{
+		Kinds:            []backup.JobKind{backup.CopyJob, backup.RestoreJob},
+		RecoveryPointArn: rpARN,
+		States:           []backup.JobState{backup.JobCreated, backup.JobPending, backup.JobRunning},
+	}, meta.Page{MaxResults: 1})
+	if err != nil {
+		return err
+	}
+	if len(jobs) > 0 {
+		j := jobs[0]
+		return backup.Errorf(backup.KindInvalidResourceState,
+			"recovery point %s cannot be deleted while %s job %s (%s) uses it; wait for the job to end", rpARN, strings.ToLower(string(j.Kind)), j.ID, j.State)
+	}
 	return nil
 }
 

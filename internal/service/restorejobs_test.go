@@ -955,3 +955,31 @@ func TestInterruptedRestoresSettled(t *testing.T) {
 		t.Errorf("restored database has %s rows, want 2", got)
 	}
 }
+
+// A recovery point that a queued or running restore still has to read cannot
+// be deleted (InvalidResourceStateException); once the restore ended it can.
+func TestDeleteRecoveryPointRefusedWhileRestoring(t *testing.T) {
+	ctx := context.Background()
+	src := archivetest.MakeTestTree(t, archivetest.TreeOptions{Files: 10})
+	res, busy, target := efsResource(src), efsResource(manyFiles(t, 20)), efsResource(t.TempDir())
+	e := newDataEnv(t, dataOptions{resources: []domain.Resource{res, busy, target}, workers: 1})
+	e.createVault(t, "files")
+	c := e.client("us-east-1")
+	rpArn := aws.ToString(e.backupDone(t, "files", res.ARN).RecoveryPointArn)
+	// The only worker is held by another backup, so the restore stays queued.
+	release, entered := e.gate.hold(busy.Target)
+	hold := e.start(t, "files", busy.ARN, nil)
+	<-entered
+	id := e.restoreJob(t, rpArn, map[string]string{"newFileSystem": "false", "file-system-id": target.ID}, nil)
+	_, err := c.DeleteRecoveryPoint(ctx, &backup.DeleteRecoveryPointInput{BackupVaultName: aws.String("files"), RecoveryPointArn: &rpArn})
+	wantAPIError(t, err, "InvalidResourceStateException", rpArn, id)
+	as[*types.InvalidResourceStateException](t, err)
+	release()
+	e.wait(t, aws.ToString(hold.BackupJobId), types.BackupJobStateCompleted)
+	if d := e.waitRestore(t, id); d.Status != types.RestoreJobStatusCompleted {
+		t.Fatalf("restore: got %s: %s", d.Status, aws.ToString(d.StatusMessage))
+	}
+	if _, err := c.DeleteRecoveryPoint(ctx, &backup.DeleteRecoveryPointInput{BackupVaultName: aws.String("files"), RecoveryPointArn: &rpArn}); err != nil {
+		t.Fatalf("delete after the restore ended: %v", err)
+	}
+}

@@ -39,7 +39,7 @@ const (
 	// ckptInterval is the least time between two background checkpoints. It
 	// also bounds how long a commit stays only in the (unsynced) WAL when
 	// synchronous is NORMAL.
-	ckptInterval = 100 * time.Millisecond
+	ckptInterval = 500 * time.Millisecond
 	// restartFrames is the WAL length (frames of one page) from which the
 	// writer finishes a checkpoint so that the WAL restarts.
 	restartFrames = 16384

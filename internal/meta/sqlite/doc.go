@@ -52,21 +52,24 @@
 // The database runs in WAL mode with synchronous=NORMAL by default
 // (Options.Synchronous selects FULL). With NORMAL a commit appends to the
 // WAL file without fsync; the WAL is fsync'd at checkpoints, which the
-// checkpointer runs at most ckptInterval (100 ms) after a commit.
+// checkpointer runs right after a commit when it is idle, and at most
+// ckptInterval (500 ms) after it under sustained writes (a shorter
+// interval costs more page copies and fsyncs per second: each checkpoint
+// copies a page once however many commits changed it).
 // Consequences:
 //
 //   - A crash or kill of the Coffer process never loses a committed
 //     transaction: the WAL is in the operating system's page cache and is
 //     replayed on the next open.
 //   - A power loss or kernel crash can lose the transactions committed
-//     since the last checkpoint (about the last 100 ms of writes, more when
-//     the disk is slow to fsync), but never corrupts the database: it
-//     reopens at an earlier consistent state. What that means for Coffer: a
-//     job may reappear RUNNING or CREATED (the runner resumes or fails it);
-//     a recovery point or vault recorded just before the power cut may be
-//     missing afterwards even though a client saw it (a missing point's
-//     data stays in the repository, unreferenced, until the repository is
-//     pruned).
+//     since the last checkpoint (under sustained writes up to about the
+//     last half second, more when the disk is slow to fsync), but never
+//     corrupts the database: it reopens at an earlier consistent state.
+//     What that means for Coffer: a job may reappear RUNNING or CREATED
+//     (the runner resumes or fails it); a recovery point or vault recorded
+//     just before the power cut may be missing afterwards even though a
+//     client saw it (a missing point's data stays in the repository,
+//     unreferenced, until the repository is pruned).
 //   - FULL fsyncs the WAL on every commit: no committed transaction is lost
 //     even on power loss, at the cost of one fsync per commit (group commit
 //     shares it between concurrent writers, but a single client pays a full

@@ -329,24 +329,7 @@ func (s *Service) describeBackupJob(ctx context.Context, in *backupapi.DescribeB
 // getBackupJob returns the backup job with that ID if it belongs to the
 // call region, and NotFound otherwise.
 func (s *Service) getBackupJob(ctx context.Context, id string) (backup.Job, error) {
-	region, err := s.region(ctx)
-	if err != nil {
-		return backup.Job{}, err
-	}
-	if id == "" {
-		return backup.Job{}, backup.MissingParameterf("BackupJobId is required")
-	}
-	j, err := s.store.GetJob(ctx, id)
-	if err != nil {
-		if backup.KindOf(err) == backup.KindNotFound {
-			return backup.Job{}, backup.NotFoundf("backup job %s not found", id)
-		}
-		return backup.Job{}, err
-	}
-	if j.Kind != backup.BackupJob || j.Region != region || j.AccountID != s.account {
-		return backup.Job{}, backup.NotFoundf("backup job %s not found in region %s", id, region)
-	}
-	return j, nil
+	return s.getJob(ctx, backup.BackupJob, "BackupJobId", id)
 }
 
 // backupJobToAPI maps a backup job to the list member shape (the describe

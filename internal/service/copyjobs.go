@@ -374,24 +374,7 @@ func (s *Service) DescribeCopyJob(ctx context.Context, in *backupapi.DescribeCop
 // getCopyJob returns the copy job with that ID if it belongs to the call
 // region (its source's region), and NotFound otherwise.
 func (s *Service) getCopyJob(ctx context.Context, id string) (backup.Job, error) {
-	region, err := s.region(ctx)
-	if err != nil {
-		return backup.Job{}, err
-	}
-	if id == "" {
-		return backup.Job{}, backup.MissingParameterf("CopyJobId is required")
-	}
-	j, err := s.store.GetJob(ctx, id)
-	if err != nil {
-		if backup.KindOf(err) == backup.KindNotFound {
-			return backup.Job{}, backup.NotFoundf("copy job %s not found", id)
-		}
-		return backup.Job{}, err
-	}
-	if j.Kind != backup.CopyJob || j.Region != region || j.AccountID != s.account {
-		return backup.Job{}, backup.NotFoundf("copy job %s not found in region %s", id, region)
-	}
-	return j, nil
+	return s.getJob(ctx, backup.CopyJob, "CopyJobId", id)
 }
 
 // copyJobToAPI maps a copy job to the API's CopyJob.

@@ -12,24 +12,7 @@ import (
 // getRestoreJob returns the restore job with that ID if it belongs to the
 // call region, and NotFound otherwise.
 func (s *Service) getRestoreJob(ctx context.Context, id string) (backup.Job, error) {
-	region, err := s.region(ctx)
-	if err != nil {
-		return backup.Job{}, err
-	}
-	if id == "" {
-		return backup.Job{}, backup.MissingParameterf("RestoreJobId is required")
-	}
-	j, err := s.store.GetJob(ctx, id)
-	if err != nil {
-		if backup.KindOf(err) == backup.KindNotFound {
-			return backup.Job{}, backup.NotFoundf("restore job %s not found", id)
-		}
-		return backup.Job{}, err
-	}
-	if j.Kind != backup.RestoreJob || j.Restore == nil || j.Region != region || j.AccountID != s.account {
-		return backup.Job{}, backup.NotFoundf("restore job %s not found in region %s", id, region)
-	}
-	return j, nil
+	return s.getJob(ctx, backup.RestoreJob, "RestoreJobId", id)
 }
 
 // restoreJobToAPI maps a restore job to the list member shape; the

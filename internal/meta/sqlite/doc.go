@@ -13,17 +13,18 @@
 //     cost is shared by many writes.
 //   - Readers: a pool of read-only connections (query_only). WAL mode lets
 //     them read the last committed state while the writer writes.
-//   - Vault cache: every vault of the database, decoded, with its recovery
-//     point count, in memory (vaults are few: AWS allows 300 per account
+//   - Vault cache: every vault row of the database (its JSON, recovery
+//     point count and the columns lists filter on) in memory, each decoded
+//     once, on its first read (vaults are few: AWS allows 300 per account
 //     and region). GetVault, ListVaults and CountRecoveryPoints read it and
-//     never touch SQLite or JSON. It is loaded at Open and changed only by
+//     never touch SQLite. It is loaded at Open and changed only by
 //     commit hooks: a write transaction that changes a vault or a count
 //     registers the change, and the writer goroutine applies it after the
 //     COMMIT and before answering — so the cache holds only committed
 //     state, and a caller sees its own write in it as soon as the write
 //     returns. A write rolled back (alone, to its savepoint, or by a failed
-//     COMMIT) leaves the cache alone. The cached copy is decoded from the
-//     stored JSON, so it is exactly what a database read would return;
+//     COMMIT) leaves the cache alone. What a read returns is decoded from
+//     the stored JSON, so it is exactly what a database read would return;
 //     readers get deep copies. Reads inside write transactions still read
 //     the database (they must see the batch's earlier, uncommitted writes).
 //   - Checkpointer: a goroutine with its own connection that copies the WAL

@@ -6,15 +6,16 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/coffer/coffer/internal/backup"
 	"github.com/coffer/coffer/internal/meta"
 )
 
-// vaultCache is the vault cache (see the package comment): every vault of
-// the database, decoded, with its recovery point count, grouped by region
-// and account and sorted by name. GetVault, ListVaults and
-// CountRecoveryPoints read it instead of the database.
+// vaultCache is the vault cache (see the package comment): every vault row
+// of the database with its recovery point count, grouped by region and
+// account and sorted by name. GetVault, ListVaults and CountRecoveryPoints
+// read it instead of the database.
 //
 // It is loaded at Open and then changed only by commit hooks (wtx.onCommit),
 // which the writer goroutine runs after the COMMIT that made the change and
@@ -24,24 +25,57 @@ import (
 // correct only while this Store is the database's only writer, which the
 // ownership lock (lockFile) guarantees.
 //
-// Values in the cache are immutable: a change replaces the *backup.Vault.
-// Readers return deep copies (cloneVault), so callers may modify what they
-// get.
+// Entries are immutable: a change replaces the *vaultEntry. Readers return
+// deep copies (cloneVault), so callers may modify what they get.
 type vaultCache struct {
 	mu     sync.RWMutex
 	scopes map[vaultScope]*scopeVaults
+}
+
+// vaultEntry is one vault: its row as stored (the JSON and the columns
+// ListVaults filters on) and, from its first read on, the decoded vault.
+// Decoding on first read keeps JSON decoding off the create path (a vault
+// that is created is not necessarily read) and decodes each stored
+// version at most once (twice when two readers race; both results are
+// equal and one is kept).
+type vaultEntry struct {
+	name      string
+	vaultType backup.VaultType
+	shared    bool
+	data      string // the data column
+	n         int64  // the rp_count column
+	dec       atomic.Pointer[backup.Vault]
+}
+
+func newEntry(v *backup.Vault, data string, n int64) *vaultEntry {
+	return &vaultEntry{name: v.Name, vaultType: v.VaultType, shared: v.Shared, data: data, n: n}
+}
+
+// vault returns the decoded vault, with NumberOfRecoveryPoints; the caller
+// must not modify it (cloneVault makes a copy that it may).
+func (e *vaultEntry) vault() (*backup.Vault, error) {
+	if v := e.dec.Load(); v != nil {
+		return v, nil
+	}
+	var v backup.Vault
+	if err := decode(e.data, &v); err != nil {
+		return nil, err
+	}
+	v.NumberOfRecoveryPoints = e.n
+	e.dec.CompareAndSwap(nil, &v)
+	return e.dec.Load(), nil
 }
 
 type vaultScope struct{ region, account string }
 
 // scopeVaults are the vaults of one region and account.
 type scopeVaults struct {
-	byName map[string]*backup.Vault
+	byName map[string]*vaultEntry
 	// chunks hold the vaults in name order (byte-wise, like SQLite's
 	// BINARY collation): each chunk is sorted and non-empty, and every
 	// name of a chunk is below every name of the next. Chunks keep an
 	// insert or delete at O(chunkMax) however many vaults there are.
-	chunks [][]*backup.Vault
+	chunks [][]*vaultEntry
 }
 
 // chunkMax is the size at which a chunk is split in two.
@@ -51,13 +85,11 @@ func newVaultCache() *vaultCache {
 	return &vaultCache{scopes: map[vaultScope]*scopeVaults{}}
 }
 
-func scopeOf(k backup.VaultKey) vaultScope { return vaultScope{k.Region, k.AccountID} }
-
 // find returns where name is or would go: the chunk (len(chunks)-1 for a
 // name after all; 0 when there are none) and the position in it.
 func (sc *scopeVaults) find(name string) (ci, i int, found bool) {
-	ci, _ = slices.BinarySearchFunc(sc.chunks, name, func(c []*backup.Vault, name string) int {
-		return strings.Compare(c[len(c)-1].Name, name)
+	ci, _ = slices.BinarySearchFunc(sc.chunks, name, func(c []*vaultEntry, name string) int {
+		return strings.Compare(c[len(c)-1].name, name)
 	})
 	if ci == len(sc.chunks) {
 		if ci == 0 {
@@ -69,115 +101,123 @@ func (sc *scopeVaults) find(name string) (ci, i int, found bool) {
 	return ci, i, found
 }
 
-// put inserts or replaces v, which the cache owns from now on (the caller
-// must not keep or modify it).
-func (c *vaultCache) put(v *backup.Vault) {
-	sc := c.scopes[scopeOf(v.Key())]
-	if sc == nil {
-		sc = &scopeVaults{byName: map[string]*backup.Vault{}}
-		c.scopes[scopeOf(v.Key())] = sc
+func cmpName(e *vaultEntry, name string) int { return strings.Compare(e.name, name) }
+
+// put inserts or replaces the entry of the vault named e.name in scope sc.
+func (c *vaultCache) put(sc vaultScope, e *vaultEntry) {
+	vs := c.scopes[sc]
+	if vs == nil {
+		vs = &scopeVaults{byName: map[string]*vaultEntry{}}
+		c.scopes[sc] = vs
 	}
-	sc.byName[v.Name] = v
-	if len(sc.chunks) == 0 {
-		sc.chunks = [][]*backup.Vault{{v}}
+	vs.byName[e.name] = e
+	if len(vs.chunks) == 0 {
+		vs.chunks = [][]*vaultEntry{{e}}
 		return
 	}
-	ci, i, found := sc.find(v.Name)
+	ci, i, found := vs.find(e.name)
 	if found {
-		sc.chunks[ci][i] = v
+		vs.chunks[ci][i] = e
 		return
 	}
-	ch := slices.Insert(sc.chunks[ci], i, v)
+	ch := slices.Insert(vs.chunks[ci], i, e)
 	if len(ch) <= chunkMax {
-		sc.chunks[ci] = ch
+		vs.chunks[ci] = ch
 		return
 	}
 	half := len(ch) / 2
 	lo := slices.Clone(ch[:half])
 	hi := slices.Clone(ch[half:])
-	sc.chunks[ci] = lo
-	sc.chunks = slices.Insert(sc.chunks, ci+1, hi)
+	vs.chunks[ci] = lo
+	vs.chunks = slices.Insert(vs.chunks, ci+1, hi)
+}
+
+// putVault inserts or replaces a vault from its stored row.
+func (c *vaultCache) putVault(v *backup.Vault, data string, n int64) {
+	c.put(vaultScope{v.Region, v.AccountID}, newEntry(v, data, n))
 }
 
 // setCount replaces the vault's recovery point count.
 func (c *vaultCache) setCount(k backup.VaultKey, n int64) {
-	sc := c.scopes[scopeOf(k)]
-	if sc == nil {
+	vs := c.scopes[vaultScope{k.Region, k.AccountID}]
+	if vs == nil {
 		return
 	}
-	old := sc.byName[k.Name]
+	old := vs.byName[k.Name]
 	if old == nil {
 		return
 	}
-	nv := *old // pointer fields are shared: cached values are never modified
-	nv.NumberOfRecoveryPoints = n
-	c.put(&nv)
+	e := &vaultEntry{name: old.name, vaultType: old.vaultType, shared: old.shared, data: old.data, n: n}
+	if d := old.dec.Load(); d != nil {
+		nv := *d // pointer fields are shared: decoded vaults are never modified
+		nv.NumberOfRecoveryPoints = n
+		e.dec.Store(&nv)
+	}
+	c.put(vaultScope{k.Region, k.AccountID}, e)
 }
 
 // remove deletes the vault.
 func (c *vaultCache) remove(k backup.VaultKey) {
-	sc := c.scopes[scopeOf(k)]
-	if sc == nil || sc.byName[k.Name] == nil {
+	sc := vaultScope{k.Region, k.AccountID}
+	vs := c.scopes[sc]
+	if vs == nil || vs.byName[k.Name] == nil {
 		return
 	}
-	delete(sc.byName, k.Name)
-	if len(sc.byName) == 0 {
-		delete(c.scopes, scopeOf(k))
+	delete(vs.byName, k.Name)
+	if len(vs.byName) == 0 {
+		delete(c.scopes, sc)
 		return
 	}
-	ci, i, found := sc.find(k.Name)
+	ci, i, found := vs.find(k.Name)
 	if !found {
 		return
 	}
-	if ch := slices.Delete(sc.chunks[ci], i, i+1); len(ch) > 0 {
-		sc.chunks[ci] = ch
+	if ch := slices.Delete(vs.chunks[ci], i, i+1); len(ch) > 0 {
+		vs.chunks[ci] = ch
 	} else {
-		sc.chunks = slices.Delete(sc.chunks, ci, ci+1)
+		vs.chunks = slices.Delete(vs.chunks, ci, ci+1)
 	}
 }
 
-func cmpName(v *backup.Vault, name string) int { return strings.Compare(v.Name, name) }
-
-// get returns the cached vault (not a copy: the caller clones it).
-func (c *vaultCache) get(k backup.VaultKey) *backup.Vault {
+// get returns the vault's entry, nil when there is none.
+func (c *vaultCache) get(k backup.VaultKey) *vaultEntry {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	if sc := c.scopes[scopeOf(k)]; sc != nil {
-		return sc.byName[k.Name]
+	if vs := c.scopes[vaultScope{k.Region, k.AccountID}]; vs != nil {
+		return vs.byName[k.Name]
 	}
 	return nil
 }
 
-// list appends to dst the vaults of f's scope that match f, in name order,
-// after the name after (when hasAfter), at most n of them; they are not
-// copies.
-func (c *vaultCache) list(dst []*backup.Vault, f meta.VaultFilter, after string, hasAfter bool, n int) []*backup.Vault {
+// list appends to dst the entries of f's scope that match f, in name
+// order, after the name after (when hasAfter), at most n of them.
+func (c *vaultCache) list(dst []*vaultEntry, f meta.VaultFilter, after string, hasAfter bool, n int) []*vaultEntry {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	sc := c.scopes[vaultScope{f.Region, f.AccountID}]
-	if sc == nil || len(sc.chunks) == 0 {
+	vs := c.scopes[vaultScope{f.Region, f.AccountID}]
+	if vs == nil || len(vs.chunks) == 0 {
 		return dst
 	}
 	ci, i := 0, 0
 	if hasAfter {
 		var found bool
-		ci, i, found = sc.find(after)
+		ci, i, found = vs.find(after)
 		if found {
 			i++
 		}
 	}
-	for ; ci < len(sc.chunks); ci, i = ci+1, 0 {
-		for _, v := range sc.chunks[ci][i:] {
+	for ; ci < len(vs.chunks); ci, i = ci+1, 0 {
+		for _, e := range vs.chunks[ci][i:] {
 			if len(dst) >= n {
 				return dst
 			}
-			if f.VaultType != "" && v.VaultType != f.VaultType {
+			if f.VaultType != "" && e.vaultType != f.VaultType {
 				continue
 			}
-			if f.Shared != nil && v.Shared != *f.Shared {
+			if f.Shared != nil && e.shared != *f.Shared {
 				continue
 			}
-			dst = append(dst, v)
+			dst = append(dst, e)
 		}
 	}
 	return dst
@@ -212,6 +252,7 @@ func cloneInt64(p *int64) *int64 {
 }
 
 // loadVaults fills the cache from the database (Open, before any write).
+// It does not decode the rows: each is decoded on its first read.
 func (s *Store) loadVaults(ctx context.Context) error {
 	c, err := s.readVaults(ctx)
 	if err != nil {
@@ -226,17 +267,19 @@ func (s *Store) loadVaults(ctx context.Context) error {
 func (s *Store) readVaults(ctx context.Context) (*vaultCache, error) {
 	c := newVaultCache()
 	err := s.tx(ctx, func(t *wtx) (err error) {
-		rows, err := t.query(`SELECT data, rp_count FROM vaults`)
+		rows, err := t.query(`SELECT region, account, name, vault_type, shared, data, rp_count FROM vaults`)
 		if err != nil {
 			return err
 		}
 		defer closeRows(rows, &err)
 		for rows.Next() {
-			v, err := scanVault(rows, nil)
-			if err != nil {
-				return err
+			var v backup.Vault
+			var data string
+			var n int64
+			if err := rows.Scan(&v.Region, &v.AccountID, &v.Name, &v.VaultType, &v.Shared, &data, &n); err != nil {
+				return dbErr("read", err)
 			}
-			c.put(&v)
+			c.putVault(&v, data, n)
 		}
 		if err := rows.Err(); err != nil {
 			return dbErr("read", err)

@@ -211,15 +211,22 @@ func contents(t *testing.T, c *vaultCache) map[string]backup.Vault {
 			if len(ch) == 0 || len(ch) > chunkMax {
 				t.Fatalf("scope %v: a chunk of %d vaults", sc, len(ch))
 			}
-			for _, v := range ch {
-				if n > 0 && prev >= v.Name {
-					t.Fatalf("scope %v: %q before %q", sc, prev, v.Name)
+			for _, e := range ch {
+				if n > 0 && prev >= e.name {
+					t.Fatalf("scope %v: %q before %q", sc, prev, e.name)
 				}
-				if vs.byName[v.Name] != v {
-					t.Fatalf("scope %v: byName[%q] is not the ordered entry", sc, v.Name)
+				if vs.byName[e.name] != e {
+					t.Fatalf("scope %v: byName[%q] is not the ordered entry", sc, e.name)
 				}
-				out[sc.region+"/"+sc.account+"/"+v.Name] = *v
-				prev = v.Name
+				v, err := e.vault()
+				if err != nil {
+					t.Fatalf("scope %v: %s: %v", sc, e.name, err)
+				}
+				if v.Name != e.name || v.VaultType != e.vaultType || v.Shared != e.shared || v.NumberOfRecoveryPoints != e.n {
+					t.Fatalf("scope %v: entry %q (%s, %v, %d) disagrees with its vault %+v", sc, e.name, e.vaultType, e.shared, e.n, v)
+				}
+				out[sc.region+"/"+sc.account+"/"+e.name] = *v
+				prev = e.name
 				n++
 			}
 		}
@@ -330,7 +337,11 @@ func TestUncommittedWritesLeaveCacheAlone(t *testing.T) {
 	phantom := func(name string) func(*vaultCache) {
 		v := tVault(name)
 		v.ARN = v.Key().ARN()
-		return func(c *vaultCache) { c.put(&v) }
+		data, err := encode(&v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return func(c *vaultCache) { c.putVault(&v, data, 0) }
 	}
 	errBoom := errors.New("boom")
 
@@ -439,7 +450,11 @@ func TestVaultCacheOrder(t *testing.T) {
 		} else {
 			v := tVault(name)
 			v.Shared = rnd.IntN(2) == 0
-			c.put(&v)
+			data, err := encode(&v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.putVault(&v, data, int64(i))
 			ref[name] = v.Shared
 		}
 	}
@@ -455,13 +470,13 @@ func TestVaultCacheOrder(t *testing.T) {
 		after, has := "", false
 		for {
 			vs := c.list(nil, f, after, has, page)
-			for _, v := range vs {
-				got = append(got, v.Name)
+			for _, e := range vs {
+				got = append(got, e.name)
 			}
 			if len(vs) < page {
 				break
 			}
-			after, has = vs[len(vs)-1].Name, true
+			after, has = vs[len(vs)-1].name, true
 		}
 		if !slices.Equal(got, want) {
 			t.Fatalf("pages of %d: %d names, want %d (first difference near %v)", page, len(got), len(want), firstDiff(got, want))
@@ -469,9 +484,9 @@ func TestVaultCacheOrder(t *testing.T) {
 	}
 	shared := true
 	f.Shared = &shared
-	for _, v := range c.list(nil, f, "", false, len(want)) {
-		if !ref[v.Name] {
-			t.Fatalf("Shared filter returned %s", v.Name)
+	for _, e := range c.list(nil, f, "", false, len(want)) {
+		if !ref[e.name] {
+			t.Fatalf("Shared filter returned %s", e.name)
 		}
 	}
 	// A name between two existing ones, before all and after all.
@@ -483,9 +498,9 @@ func TestVaultCacheOrder(t *testing.T) {
 		}
 		if i == len(want) {
 			if len(vs) != 0 {
-				t.Fatalf("after %q: %v, want nothing", after, vs[0].Name)
+				t.Fatalf("after %q: %v, want nothing", after, vs[0].name)
 			}
-		} else if len(vs) != 1 || vs[0].Name != want[i] {
+		} else if len(vs) != 1 || vs[0].name != want[i] {
 			t.Fatalf("after %q: got %d vaults, want %s", after, len(vs), want[i])
 		}
 	}
@@ -498,4 +513,104 @@ func firstDiff(a, b []string) string {
 		}
 	}
 	return "the end"
+}
+
+// TestConcurrentReadsDecodeOnce: readers racing on vaults that were never
+// read (their first read decodes them) and writers changing them agree,
+// and the race detector finds nothing.
+func TestConcurrentReadsDecodeOnce(t *testing.T) {
+	ctx := context.Background()
+	s := openT(t, Options{})
+	for i := range 40 {
+		if _, err := s.CreateVault(ctx, tVault(fmt.Sprintf("v%02d", i)), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	for r := range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 200 {
+				name := fmt.Sprintf("v%02d", (i*7+r)%40)
+				v, err := s.GetVault(ctx, tKey(name))
+				if err != nil || v.Name != name {
+					t.Errorf("GetVault(%s) = %s, %v", name, v.Name, err)
+					return
+				}
+				vs, _, err := s.ListVaults(ctx, meta.VaultFilter{Region: tRegion, AccountID: tAccount}, meta.Page{MaxResults: 10})
+				if err != nil || len(vs) != 10 {
+					t.Errorf("ListVaults = %d vaults, %v", len(vs), err)
+					return
+				}
+			}
+		}()
+	}
+	for w := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 40 {
+				name := fmt.Sprintf("v%02d", i)
+				if _, err := s.UpdateVault(ctx, tKey(name), func(v *backup.Vault) error {
+					v.AccessPolicy = fmt.Sprint("p", w, i)
+					return nil
+				}); err != nil {
+					t.Errorf("UpdateVault: %v", err)
+					return
+				}
+				if err := s.CreateRecoveryPoint(ctx, backup.RecoveryPoint{ARN: fmt.Sprintf("arn:aws:backup:%s:%s:recovery-point:%d-%d", tRegion, tAccount, w, i),
+					VaultName: name, Region: tRegion, AccountID: tAccount, ResourceArn: "arn:aws:elasticfilesystem:us-east-1:123456789012:file-system/fs-1",
+					ResourceType: backup.EFS, Status: backup.RecoveryPointCompleted, CreationDate: time.Unix(int64(i+1), 0).UTC()}, nil); err != nil {
+					t.Errorf("CreateRecoveryPoint: %v", err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for i := range 40 {
+		v, err := s.GetVault(ctx, tKey(fmt.Sprintf("v%02d", i)))
+		if err != nil || v.NumberOfRecoveryPoints != 2 || v.AccessPolicy == "" {
+			t.Fatalf("after the writers: %+v, %v; want 2 points and a policy", v, err)
+		}
+	}
+}
+
+// TestCorruptRowIsAnErrorOfItsOwn: a vault row whose JSON does not decode
+// fails the reads that return it with an Internal error; the store opens
+// and the other vaults read fine.
+func TestCorruptRowIsAnErrorOfItsOwn(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := Open(ctx, dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"bad", "good"} {
+		if _, err := s.CreateVault(ctx, tVault(n), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.tx(ctx, func(t *wtx) error {
+		_, err := t.exec(`UPDATE vaults SET data = '{"name": 12' WHERE name = 'bad'`)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s, err = Open(ctx, dir, Options{})
+	if err != nil {
+		t.Fatalf("Open with a corrupt vault row: %v", err)
+	}
+	defer s.Close()
+	if _, err := s.GetVault(ctx, tKey("bad")); backup.KindOf(err) != backup.KindInternal {
+		t.Errorf("GetVault(bad) = %v, want Internal", err)
+	}
+	if _, _, err := s.ListVaults(ctx, meta.VaultFilter{Region: tRegion, AccountID: tAccount}, meta.Page{}); backup.KindOf(err) != backup.KindInternal {
+		t.Errorf("ListVaults over a corrupt row = %v, want Internal", err)
+	}
+	if v, err := s.GetVault(ctx, tKey("good")); err != nil || v.Name != "good" {
+		t.Errorf("GetVault(good) = %+v, %v", v, err)
+	}
 }

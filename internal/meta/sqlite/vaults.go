@@ -38,12 +38,6 @@ func (s *Store) CreateVault(ctx context.Context, v backup.Vault, tags map[string
 	if err != nil {
 		return backup.Vault{}, err
 	}
-	// The cache holds the vault as a read from the database would return
-	// it (times as JSON gives them back, no monotonic clock reading…).
-	var cached backup.Vault
-	if err := decode(data, &cached); err != nil {
-		return backup.Vault{}, err
-	}
 	err = s.tx(ctx, func(t *wtx) error {
 		res, err := t.exec(`INSERT INTO vaults (region, account, name, arn, vault_type, shared, created_ns, rp_count, data) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?)
 			ON CONFLICT (region, account, name) DO NOTHING`,
@@ -68,7 +62,11 @@ func (s *Store) CreateVault(ctx context.Context, v backup.Vault, tags map[string
 		if err := t.putTags(v.ARN, tags); err != nil {
 			return err
 		}
-		t.onCommit(func(c *vaultCache) { c.put(&cached) })
+		// The cache keeps the stored row: a read decodes it, so it returns
+		// what a read from the database would (times as JSON gives them
+		// back, no monotonic clock reading…).
+		e := newEntry(&v, data, 0)
+		t.onCommit(func(c *vaultCache) { c.put(vaultScope{k.Region, k.AccountID}, e) })
 		return nil
 	})
 	if err != nil {
@@ -82,9 +80,13 @@ func (s *Store) GetVault(ctx context.Context, k backup.VaultKey) (backup.Vault, 
 	if err := s.readable(ctx); err != nil {
 		return backup.Vault{}, err
 	}
-	v := s.vaults.get(k)
-	if v == nil {
+	e := s.vaults.get(k)
+	if e == nil {
 		return backup.Vault{}, vaultNotFound(k)()
+	}
+	v, err := e.vault()
+	if err != nil {
+		return backup.Vault{}, err
 	}
 	return cloneVault(v), nil
 }
@@ -126,17 +128,21 @@ func (s *Store) ListVaults(ctx context.Context, f meta.VaultFilter, p meta.Page)
 	if err := s.readable(ctx); err != nil {
 		return nil, "", err
 	}
-	var buf [64]*backup.Vault
-	vs := s.vaults.list(buf[:0], f, cur.K, ok, limit+1)
+	var buf [64]*vaultEntry
+	es := s.vaults.list(buf[:0], f, cur.K, ok, limit+1)
 	next := ""
-	if len(vs) > limit {
-		vs = vs[:limit]
-		next = meta.EncodeCursor(meta.Cursor{Scope: "vaults", K: vs[limit-1].Name})
+	if len(es) > limit {
+		es = es[:limit]
+		next = meta.EncodeCursor(meta.Cursor{Scope: "vaults", K: es[limit-1].name})
 	}
 	var out []backup.Vault
-	if len(vs) > 0 {
-		out = make([]backup.Vault, len(vs))
-		for i, v := range vs {
+	if len(es) > 0 {
+		out = make([]backup.Vault, len(es))
+		for i, e := range es {
+			v, err := e.vault()
+			if err != nil {
+				return nil, "", err
+			}
 			out[i] = cloneVault(v)
 		}
 	}
@@ -167,13 +173,8 @@ func (s *Store) UpdateVault(ctx context.Context, k backup.VaultKey, fn func(*bac
 			string(v.VaultType), v.Shared, data, k.Region, k.AccountID, k.Name); err != nil {
 			return err
 		}
-		// The cache's copy is decoded from what was stored, like a read.
-		var cached backup.Vault
-		if err := decode(data, &cached); err != nil {
-			return err
-		}
-		cached.NumberOfRecoveryPoints = n
-		t.onCommit(func(c *vaultCache) { c.put(&cached) })
+		e := newEntry(&v, data, n)
+		t.onCommit(func(c *vaultCache) { c.put(vaultScope{k.Region, k.AccountID}, e) })
 		v.NumberOfRecoveryPoints = n
 		out = v
 		return nil
@@ -211,9 +212,9 @@ func (s *Store) CountRecoveryPoints(ctx context.Context, k backup.VaultKey) (int
 	if err := s.readable(ctx); err != nil {
 		return 0, err
 	}
-	v := s.vaults.get(k)
-	if v == nil {
+	e := s.vaults.get(k)
+	if e == nil {
 		return 0, vaultNotFound(k)()
 	}
-	return v.NumberOfRecoveryPoints, nil
+	return e.n, nil
 }

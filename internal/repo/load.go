@@ -215,6 +215,23 @@ func (r *Repository) decode(loc BlobLocation, payload, buf []byte) ([]byte, erro
 // blob is returned as a *CorruptError after the others were delivered.
 // Callers plan ranges from Lookup; a range spanning large gaps reads them too.
 func (r *Repository) ReadPackBlobs(ctx context.Context, packID ID, blobs []BlobLocation, fn func(BlobLocation, []byte) error) error {
+	var plain []byte
+	decode := func(b BlobLocation, payload []byte) ([]byte, error) {
+		var err error
+		plain, err = r.decode(b, payload, plain)
+		return plain, err
+	}
+	return readPackRange(ctx, r, packID, blobs, decode, fn)
+}
+
+// readPackRange is the range reader behind ReadPackBlobs and
+// ReadPackBlobsRaw: it checks the locations, reads the covering range with a
+// single Get, authenticates each blob's payload in place and hands it to
+// decode, then calls fn with the result, in offset order. A decode or
+// authentication error is remembered and reading goes on, so the other blobs
+// are still delivered; an error from fn stops the read.
+func readPackRange[T any](ctx context.Context, r *Repository, packID ID, blobs []BlobLocation,
+	decode func(BlobLocation, []byte) (T, error), fn func(BlobLocation, T) error) error {
 	if len(blobs) == 0 {
 		return nil
 	}
@@ -236,52 +253,44 @@ func (r *Repository) ReadPackBlobs(ctx context.Context, packID ID, blobs []BlobL
 	}
 	defer rc.Close()
 	// Stream through the range, holding one blob at a time.
-	var sealed, payload, plain []byte
+	var sealed []byte
 	pos := lo
 	var firstErr error
 	for _, b := range bs {
+		var p []byte
 		if b.Offset < pos {
 			// Overlapping duplicates of one range: read it again separately.
-			p, _, err := r.readSealed(ctx, b, false)
-			if err == nil {
-				plain, err = r.decode(b, p, plain)
+			p, _, err = r.readSealed(ctx, b, false)
+		} else {
+			if _, err := io.CopyN(io.Discard, rc, b.Offset-pos); err != nil {
+				if errors.Is(err, io.EOF) {
+					err = fmt.Errorf("%w at offset %d", errTruncated, pos)
+				}
+				return firstOf(firstErr, readError(packID, nil, err))
 			}
-			if err != nil {
-				firstErr = firstOf(firstErr, err)
-				continue
+			if int64(cap(sealed)) < b.Length {
+				sealed = make([]byte, b.Length)
 			}
-			if err := fn(b, plain); err != nil {
-				return err
+			sealed = sealed[:b.Length]
+			if _, err := io.ReadFull(rc, sealed); err != nil {
+				if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+					err = fmt.Errorf("%w at offset %d", errTruncated, b.Offset)
+				}
+				return firstOf(firstErr, readError(packID, &Ref{b.Type, b.ID}, err))
 			}
-			continue
+			pos = b.Offset + b.Length
+			// Open in place: the payload is written over the ciphertext.
+			p, err = r.openBlob(b, sealed, sealed[crypto.NonceSize:crypto.NonceSize])
 		}
-		if _, err := io.CopyN(io.Discard, rc, b.Offset-pos); err != nil {
-			if errors.Is(err, io.EOF) {
-				err = fmt.Errorf("%w at offset %d", errTruncated, pos)
-			}
-			return firstOf(firstErr, readError(packID, nil, err))
-		}
-		if int64(cap(sealed)) < b.Length {
-			sealed = make([]byte, b.Length)
-		}
-		sealed = sealed[:b.Length]
-		if _, err := io.ReadFull(rc, sealed); err != nil {
-			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-				err = fmt.Errorf("%w at offset %d", errTruncated, b.Offset)
-			}
-			return firstOf(firstErr, readError(packID, &Ref{b.Type, b.ID}, err))
-		}
-		pos = b.Offset + b.Length
-		p, err := r.openBlob(b, sealed, payload[:0])
+		var v T
 		if err == nil {
-			payload = p
-			plain, err = r.decode(b, p, plain)
+			v, err = decode(b, p)
 		}
 		if err != nil {
 			firstErr = firstOf(firstErr, err)
 			continue
 		}
-		if err := fn(b, plain); err != nil {
+		if err := fn(b, v); err != nil {
 			return err
 		}
 	}

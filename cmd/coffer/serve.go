@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"runtime/pprof"
 	"strings"
 
@@ -73,6 +74,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	log := cfg.Log.NewLogger(stderr)
+	tuneGC(log)
 	// COFFER_CPUPROFILE=FILE writes a CPU profile of the whole run (used by
 	// coffer-bench api --cpuprofile).
 	if p := os.Getenv("COFFER_CPUPROFILE"); p != "" {
@@ -94,6 +96,25 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// serverGCPercent is the garbage collector's target for `coffer serve`
+// when GOGC is not set. The server's live heap is small (tens of MiB: the
+// vault cache, open indexes' maps are mmap'd, not heap), and most of its
+// allocation is short-lived request garbage; Go's default of 100 makes it
+// collect about 40 times a second under API load, and the pauses and
+// assist work show up as tail latency (measured by coffer-bench api: p99
+// 5.0–5.7 ms at 100, 3.7–4.1 ms at 400, same machine, back to back).
+// Setting GOGC in the environment overrides it, as for any Go program.
+const serverGCPercent = 400
+
+// tuneGC applies serverGCPercent unless the operator chose a GOGC.
+func tuneGC(log *slog.Logger) {
+	if os.Getenv("GOGC") != "" {
+		return
+	}
+	debug.SetGCPercent(serverGCPercent)
+	log.LogAttrs(context.Background(), slog.LevelDebug, "garbage collector target", slog.Int("gc_percent", serverGCPercent))
 }
 
 // serveConfig wires the server for a validated configuration and serves until ctx

@@ -59,6 +59,10 @@ type CopyStats struct {
 	BytesDone     int64 // plaintext bytes of content covered so far: read, already there, or mapped (with mapped subtrees)
 	MapEntries    int64 // entries of the translation map written
 	MapFromParent bool  // an earlier translation map was used
+	// SharedIDs: source and destination name blobs alike (one
+	// deduplication domain); blobs kept their IDs, and BlobsMapped and
+	// TreesMapped count what the destination already held, not read.
+	SharedIDs bool
 }
 
 type mapKey struct {
@@ -77,6 +81,12 @@ type copier struct {
 	old    map[mapKey]ID // source → destination from an earlier copy
 	oldInv map[mapKey]ID // destination → source
 	newMap map[mapKey]ID
+	// sameIDs: src and dst name blobs alike (SourceKey equal: members of
+	// one deduplication domain). Blobs keep their IDs, and are moved as
+	// stored when src is a StoredCopier. identity: sameIDs and not
+	// opts.Full, so what dst already holds is not read again (the
+	// translation map is the identity and is not stored).
+	sameIDs, identity bool
 
 	tasks map[ID]*dataTask
 	list  []*dataTask // tasks in the order the walk found them
@@ -123,7 +133,10 @@ func SourceKey(r Repo) string {
 // and stored only if dst lacks it; trees are rewritten with the new IDs.
 // When an earlier copy from the same source left a translation map in
 // dst, unchanged subtrees and chunks map straight to their destination IDs
-// without being read (after checking that dst still holds them). The new
+// without being read (after checking that dst still holds them). When src
+// and dst name blobs alike (SourceKey equal), IDs are kept: what dst holds
+// is not read, and the rest moves as stored (StoredCopier) without being
+// decompressed or re-hashed. The new
 // snapshot carries the source's Time, Kind, Paths, Tags and Meta plus
 // opts.Meta. On error no snapshot is written in dst.
 func CopySnapshot(ctx context.Context, src, dst Repo, snapID ID, opts CopyOptions) (ID, *CopyStats, error) {
@@ -153,8 +166,10 @@ func CopySnapshot(ctx context.Context, src, dst Repo, snapID ID, opts CopyOption
 		newMap: map[mapKey]ID{}, tasks: map[ID]*dataTask{},
 	}
 	srcKey := SourceKey(src)
+	c.sameIDs = srcKey == SourceKey(dst)
+	c.identity = c.sameIDs && !opts.Full
 	stats := &CopyStats{}
-	if !opts.Full {
+	if !opts.Full && !c.sameIDs {
 		c.old, c.oldInv = c.loadMap(srcKey)
 		stats.MapFromParent = c.old != nil
 	}
@@ -184,19 +199,21 @@ func CopySnapshot(ctx context.Context, src, dst Repo, snapID ID, opts CopyOption
 	for k, v := range opts.Meta {
 		meta[k] = v
 	}
-	mapData := encodeMap(c.newMap)
-	mapID := dst.Hash(mapData)
-	if _, err := dst.SaveBlob(ctx, tree.DataBlob, mapID, mapData); err != nil {
-		return fail(fmt.Errorf("save translation map: %w", err))
-	}
 	meta[MetaCopySourceKey] = srcKey
 	meta[MetaCopySourceSnapshot] = snapID.String()
-	meta[MetaCopyMap] = mapID.String()
 	ns := &Snapshot{
 		Time: snap.Time, Kind: snap.Kind, Root: rootTask.dst, Hostname: snap.Hostname,
 		Paths: snap.Paths, Tags: snap.Tags, Size: snap.Size, Files: snap.Files, Meta: meta,
+	}
+	if !c.sameIDs {
+		mapData := encodeMap(c.newMap)
+		mapID := dst.Hash(mapData)
+		if _, err := dst.SaveBlob(ctx, tree.DataBlob, mapID, mapData); err != nil {
+			return fail(fmt.Errorf("save translation map: %w", err))
+		}
+		meta[MetaCopyMap] = mapID.String()
 		// The translation map is referenced from the snapshot so that GC keeps it.
-		Extra: []tree.Ref{{Type: tree.DataBlob, ID: mapID}},
+		ns.Extra = []tree.Ref{{Type: tree.DataBlob, ID: mapID}}
 	}
 	newID, err := dst.SaveSnapshot(ctx, ns)
 	if err != nil {
@@ -219,6 +236,7 @@ func (c *copier) stats(fromParent bool) CopyStats {
 		BlobsKnown: c.st.blobsKnown.Load(), BytesRead: c.st.bytesRead.Load(), BytesCopied: c.st.bytesCopied.Load(),
 		BytesDone:     c.st.bytesDone.Load(),
 		MapFromParent: fromParent,
+		SharedIDs:     c.sameIDs,
 	}
 }
 
@@ -236,7 +254,7 @@ func (c *copier) walk(srcTree ID, path string) *treeTask {
 	if c.ctx.Err() != nil {
 		return tt
 	}
-	if d, ok := c.old[mapKey{tree.TreeBlob, srcTree}]; ok && c.adopt(srcTree, d) {
+	if d, ok := c.mapped(tree.TreeBlob, srcTree); ok && c.adopt(srcTree, d) {
 		tt.dst, tt.done = d, true
 		c.st.treesMapped.Add(1)
 		return tt
@@ -293,7 +311,7 @@ func (c *copier) adopt(s, d ID) bool {
 				if !check(n.Subtree) {
 					return false
 				}
-				if sid, ok := c.oldInv[mapKey{tree.TreeBlob, n.Subtree}]; ok {
+				if sid, ok := c.sourceOf(tree.TreeBlob, n.Subtree); ok {
 					added[mapKey{tree.TreeBlob, sid}] = n.Subtree
 				}
 			}
@@ -305,7 +323,7 @@ func (c *copier) adopt(s, d ID) bool {
 					return false
 				}
 				covered += e.Length
-				if sid, ok := c.oldInv[mapKey{tree.DataBlob, e.ID}]; ok {
+				if sid, ok := c.sourceOf(tree.DataBlob, e.ID); ok {
 					added[mapKey{tree.DataBlob, sid}] = e.ID
 				}
 			}
@@ -321,6 +339,26 @@ func (c *copier) adopt(s, d ID) bool {
 	c.newMap[mapKey{tree.TreeBlob, s}] = d
 	c.st.bytesDone.Add(covered)
 	return true
+}
+
+// mapped returns the destination ID that an earlier copy's translation
+// map (or, with identity, the ID itself) gives a source blob; the caller
+// still checks that dst holds it.
+func (c *copier) mapped(t BlobType, src ID) (ID, bool) {
+	if c.identity {
+		return src, true
+	}
+	d, ok := c.old[mapKey{t, src}]
+	return d, ok
+}
+
+// sourceOf is the inverse of mapped.
+func (c *copier) sourceOf(t BlobType, dst ID) (ID, bool) {
+	if c.identity {
+		return dst, true
+	}
+	s, ok := c.oldInv[mapKey{t, dst}]
+	return s, ok
 }
 
 // packRun is a run of data blobs of one source pack read with one ranged
@@ -347,7 +385,7 @@ func (c *copier) copyData() {
 	var locsOf [][]BlobLocation
 	var tasksOf [][]*dataTask
 	for _, task := range c.list {
-		if d, ok := c.old[mapKey{tree.DataBlob, task.src}]; ok && c.dst.HasBlob(tree.DataBlob, d) {
+		if d, ok := c.mapped(tree.DataBlob, task.src); ok && c.dst.HasBlob(tree.DataBlob, d) {
 			task.dst = d
 			c.st.blobsMapped.Add(1)
 			c.st.bytesDone.Add(task.length)
@@ -463,17 +501,33 @@ func (c *copier) copyRun(rc RawCopier, r packRun) error {
 		byID[t.src] = t
 	}
 	done := make(map[ID]bool, len(r.tasks))
-	err := rc.ReadPackRaw(c.ctx, r.pack, r.locs, func(loc BlobLocation, plain []byte, raw any) error {
-		task := byID[loc.ID]
-		if task == nil || done[loc.ID] {
+	var err error
+	if sc, ok := rc.(StoredCopier); ok && c.sameIDs {
+		err = sc.ReadPackStored(c.ctx, r.pack, r.locs, func(loc BlobLocation, length int64, raw any) error {
+			task := byID[loc.ID]
+			if task == nil || done[loc.ID] {
+				return nil
+			}
+			done[loc.ID] = true
+			save := func() (bool, error) { return sc.SaveStoredTo(c.ctx, c.dst, tree.DataBlob, task.src, raw) }
+			if err := c.settle(task, length, task.src, save); err != nil {
+				return &fnError{err}
+			}
 			return nil
-		}
-		done[loc.ID] = true
-		if err := c.store(task, plain, raw, rc); err != nil {
-			return &fnError{err}
-		}
-		return nil
-	})
+		})
+	} else {
+		err = rc.ReadPackRaw(c.ctx, r.pack, r.locs, func(loc BlobLocation, plain []byte, raw any) error {
+			task := byID[loc.ID]
+			if task == nil || done[loc.ID] {
+				return nil
+			}
+			done[loc.ID] = true
+			if err := c.store(task, plain, raw, rc); err != nil {
+				return &fnError{err}
+			}
+			return nil
+		})
+	}
 	if err == nil {
 		return nil
 	}
@@ -518,34 +572,42 @@ func (c *copier) copyOne(task *dataTask) error {
 	return c.store(task, data, raw, rc)
 }
 
-// store re-identifies one loaded source blob with dst's key, stores it
-// unless dst has it (raw through rc when not nil) and sets task.dst.
+// store re-identifies one loaded source blob with dst's key (unless they
+// share IDs), stores it unless dst has it (raw through rc when not nil) and
+// sets task.dst.
 func (c *copier) store(task *dataTask, data []byte, raw any, rc RawCopier) error {
-	if int64(len(data)) != task.length {
+	dst := task.src
+	if !c.sameIDs {
+		dst = c.dst.Hash(data)
+	}
+	save := func() (bool, error) {
+		if rc != nil {
+			return rc.SaveRawTo(c.ctx, c.dst, tree.DataBlob, dst, raw, data)
+		}
+		return c.dst.SaveBlob(c.ctx, tree.DataBlob, dst, data)
+	}
+	return c.settle(task, int64(len(data)), dst, save)
+}
+
+// settle checks one read source blob's length, stores it in dst under the
+// ID dst with save unless dst has it, counts it and sets task.dst.
+func (c *copier) settle(task *dataTask, length int64, dst ID, save func() (bool, error)) error {
+	if length != task.length {
 		return &BlobError{Path: task.path, Type: tree.DataBlob, ID: task.src,
-			Err: fmt.Errorf("%d bytes, the snapshot says %d", len(data), task.length)}
+			Err: fmt.Errorf("%d bytes, the snapshot says %d", length, task.length)}
 	}
 	c.st.blobsRead.Add(1)
-	c.st.bytesRead.Add(int64(len(data)))
+	c.st.bytesRead.Add(length)
 	defer func() {
 		c.st.bytesDone.Add(task.length)
 		c.maybeProgress()
 	}()
-	dst := c.dst.Hash(data)
 	if c.dst.HasBlob(tree.DataBlob, dst) {
 		c.st.blobsKnown.Add(1)
 		task.dst = dst
 		return nil
 	}
-	var (
-		known bool
-		err   error
-	)
-	if rc != nil {
-		known, err = rc.SaveRawTo(c.ctx, c.dst, tree.DataBlob, dst, raw, data)
-	} else {
-		known, err = c.dst.SaveBlob(c.ctx, tree.DataBlob, dst, data)
-	}
+	known, err := save()
 	if err != nil {
 		return fmt.Errorf("file %s: store data blob %s: %w", quote(task.path), dst.Short(), err)
 	}
@@ -554,7 +616,7 @@ func (c *copier) store(task *dataTask, data []byte, raw any, rc RawCopier) error
 		c.st.blobsKnown.Add(1)
 	} else {
 		c.st.blobsCopied.Add(1)
-		c.st.bytesCopied.Add(int64(len(data)))
+		c.st.bytesCopied.Add(length)
 	}
 	return nil
 }

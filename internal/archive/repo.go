@@ -123,6 +123,21 @@ type RawCopier interface {
 	ReadPackRaw(ctx context.Context, pack ID, blobs []BlobLocation, fn func(loc BlobLocation, plain []byte, raw any) error) error
 }
 
+// StoredCopier is an optional capability of a RawCopier: moving blobs to a
+// repository that names blobs as this one does (SourceKey equal, as for
+// members of one deduplication domain) without decoding them at all.
+// CopySnapshot uses it when source and destination share their IDs.
+type StoredCopier interface {
+	// ReadPackStored is ReadPackRaw without decoding: fn gets each blob's
+	// plaintext length (from the index) and its form as stored, valid
+	// only during the call.
+	ReadPackStored(ctx context.Context, pack ID, blobs []BlobLocation, fn func(loc BlobLocation, length int64, raw any) error) error
+	// SaveStoredTo stores a blob read with ReadPackStored in dst under the
+	// same ID, re-encrypted under dst's key. The caller guarantees that
+	// dst names blobs as the source does.
+	SaveStoredTo(ctx context.Context, dst Repo, t BlobType, id ID, raw any) (known bool, err error)
+}
+
 // Sentinel errors.
 var (
 	// ErrBlobNotFound: a referenced blob is not in the repository.

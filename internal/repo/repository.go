@@ -73,6 +73,17 @@ type Options struct {
 	// parameters (see package chunker: copies then deduplicate against
 	// direct backups). nil = default sizes with a seed from the new key.
 	ChunkerParams *chunker.Params
+	// Domain, at Init only, makes the new repository a member of a
+	// deduplication domain: its blob ID key and chunker seed are derived
+	// from this shared secret instead of from its own data key. Members of
+	// one domain name equal content with equal IDs and cut it at equal
+	// boundaries, so a copy between them moves blobs as stored (decrypted
+	// and re-encrypted under the destination's key, never decompressed or
+	// re-hashed). Each member keeps its own data key: reading one member's
+	// data still needs that member's KEK. The derived ID key is kept in
+	// the sealed config, so opening never needs the domain secret. The
+	// zero KEK (default) derives both from the data key.
+	Domain KEK
 	// ReadOnly opens without a writer session: nothing is written to the
 	// store (for inspection and disaster recovery on read-only storage).
 	// Reads of a repository under concurrent garbage collection may then
@@ -122,6 +133,9 @@ type config struct {
 	RepoID  string         `json:"repo_id"`
 	Chunker chunker.Params `json:"chunker"`
 	Created time.Time      `json:"created"`
+	// IDKey, when set (a member of a deduplication domain, see
+	// Options.Domain), replaces the ID key derived from the data key.
+	IDKey []byte `json:"id_key,omitempty"`
 }
 
 const (
@@ -196,6 +210,12 @@ func Init(ctx context.Context, st blob.Store, kek KEK, opts Options) (*Repositor
 	if err := st.Put(ctx, keyName, ko); err != nil {
 		return nil, fmt.Errorf("repo: init: write key: %w", err)
 	}
+	var idKey []byte
+	if opts.Domain.ok {
+		dom := crypto.Derive(opts.Domain.key[:])
+		keys.ID, keys.Chunker = dom.ID, dom.Chunker
+		idKey = dom.ID[:]
+	}
 	params := chunker.DefaultParams(keys.Chunker)
 	if opts.ChunkerParams != nil {
 		params = *opts.ChunkerParams
@@ -204,7 +224,7 @@ func Init(ctx context.Context, st blob.Store, kek KEK, opts Options) (*Repositor
 		_ = st.Delete(ctx, keyName)
 		return nil, fmt.Errorf("repo: init: %w", err)
 	}
-	cfg := config{Version: formatVersion, RepoID: repoID, Chunker: params, Created: now.UTC()}
+	cfg := config{Version: formatVersion, RepoID: repoID, Chunker: params, Created: now.UTC(), IDKey: idKey}
 	plain, _ := json.Marshal(cfg)
 	aead, _ := crypto.NewAEAD(keys.Enc[:])
 	if err := st.PutIfAbsent(ctx, configName, aead.Seal(nil, plain, metaAD("config"))); err != nil {
@@ -249,6 +269,13 @@ func Open(ctx context.Context, st blob.Store, kek KEK, opts Options) (*Repositor
 		}
 		if err := json.Unmarshal(plain, &r.cfg); err != nil || r.cfg.Version != formatVersion || r.cfg.RepoID != c.repoID {
 			return nil, fmt.Errorf("%w: config of %s does not parse or has version %d", ErrCorrupt, st.Location(), r.cfg.Version)
+		}
+		switch len(r.cfg.IDKey) {
+		case 0:
+		case crypto.KeySize:
+			copy(keys.ID[:], r.cfg.IDKey)
+		default:
+			return nil, fmt.Errorf("%w: config of %s has an ID key of %d bytes", ErrCorrupt, st.Location(), len(r.cfg.IDKey))
 		}
 		r.keys, r.aead, r.id, r.dataKey, found = keys, aead, c.repoID, c.dataKey, true
 		break

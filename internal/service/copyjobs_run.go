@@ -28,8 +28,11 @@ const cleanupTimeout = 30 * time.Second
 // the job, so that a requeued attempt reuses it) and create the copy's
 // recovery point CREATING; copy the snapshot (archive.CopySnapshot: every
 // source blob authenticated, re-encrypted under the destination vault's
-// key, stored only when the destination lacks it, incremental through the
-// translation map of the previous copy from the same source repository);
+// key, stored only when the destination lacks it; between vaults of one
+// deduplication domain (vault.DomainKeyName) chunks keep their IDs, move as
+// stored, and what the destination holds is not read; otherwise each chunk
+// is re-identified, incremental through the translation map of the
+// previous copy from the same source repository);
 // then mark the point COMPLETED.
 //
 // A partial copy is never usable: the destination point stays CREATING —
@@ -218,7 +221,7 @@ func copySummary(st *archive.CopyStats) string {
 	if n := st.BlobsKnown + st.BlobsMapped; n > 0 {
 		fmt.Fprintf(&b, "; %d chunks were already in the destination", n)
 	}
-	if st.MapFromParent {
+	if st.MapFromParent || (st.SharedIDs && st.BlobsMapped+st.TreesMapped > 0) {
 		b.WriteString(" (incremental: unchanged data of an earlier copy was not read again)")
 	}
 	b.WriteString(".")

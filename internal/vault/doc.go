@@ -17,6 +17,16 @@
 //     has not seen gets fresh key material on first use. Vaults sharing a
 //     KMS key share a KEK, never a data key. Disaster recovery needs the
 //     storage and the keystore file of that ARN.
+//   - Deduplication domain: every repository a Manager creates is a member
+//     of the domain keyed by DomainKeyName in the keystore: vaults share the
+//     key that names chunks (and the chunker seed), never a data key. A
+//     copy between two vaults then moves chunks as stored, re-encrypted but
+//     not decompressed or re-hashed, and skips the chunks the destination
+//     already holds. What it reveals: a holder of one vault's KEK can tell
+//     whether a chunk it knows is stored in another vault whose storage it
+//     can list, not read that vault's data (restic's trade-off within one
+//     repository). Repositories created before the domain existed keep
+//     their own ID key; copies to and from them re-identify every chunk.
 //   - Repo: an open vault repository handed out by Manager.Open; valid until
 //     Manager.Close, never closed by its users. Repo.Archive adapts it to
 //     archive.Repo for the engines (backup, restore, copy).

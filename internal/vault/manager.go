@@ -101,6 +101,11 @@ func New(opts Options) (*Manager, error) {
 	}
 	ro.ReadOnly = false
 	ro.ChunkerParams = nil
+	domain, err := opts.Keystore.GetOrCreate(DomainKeyName)
+	if err != nil {
+		return nil, fmt.Errorf("vault: deduplication domain key: %w", err)
+	}
+	ro.Domain = domain
 	return &Manager{
 		regions:  maps.Clone(opts.Regions),
 		keys:     opts.Keystore,
@@ -118,6 +123,14 @@ func New(opts Options) (*Manager, error) {
 func Prefix(v backup.Vault) string {
 	return "vaults/" + v.Name + "/" + strconv.FormatInt(v.CreationDate.UnixMilli(), 10)
 }
+
+// DomainKeyName is the keystore name of the secret that makes the vault
+// repositories of one deployment a deduplication domain (repo.Options.Domain):
+// every vault created by this keystore's servers names chunks with the same
+// ID key and cuts them at the same boundaries, so copies between vaults and
+// regions move chunks as stored. It is read only when a vault's repository
+// is created; disaster recovery of a vault does not need it.
+const DomainKeyName = "coffer:deduplication-domain"
 
 // KeyName returns the name of the key-encryption key of a vault: its
 // EncryptionKeyArn (vaults without one use a name derived from the vault

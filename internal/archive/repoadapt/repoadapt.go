@@ -21,8 +21,9 @@ type Adapter struct {
 }
 
 var (
-	_ archive.Repo      = (*Adapter)(nil)
-	_ archive.RawCopier = (*Adapter)(nil)
+	_ archive.Repo         = (*Adapter)(nil)
+	_ archive.RawCopier    = (*Adapter)(nil)
+	_ archive.StoredCopier = (*Adapter)(nil)
 )
 
 // New wraps r.
@@ -214,16 +215,60 @@ func (a *Adapter) SaveRawTo(ctx context.Context, dst archive.Repo, t archive.Blo
 	return d.R.SaveBlobRaw(ctx, repo.BlobType(t), repo.ID(dstID), rb)
 }
 
-// ReadPackRaw reads blobs of one pack as stored, with one ranged read, and
-// decodes each one's plaintext; raw is a repo.RawBlob for SaveRawTo.
-func (a *Adapter) ReadPackRaw(ctx context.Context, pack archive.ID, blobs []archive.BlobLocation, fn func(archive.BlobLocation, []byte, any) error) error {
+// ReadPackStored reads blobs of one pack as stored, with one ranged read,
+// without decompressing them: fn gets each blob's plaintext length and a
+// repo.RawBlob for SaveStoredTo.
+func (a *Adapter) ReadPackStored(ctx context.Context, pack archive.ID, blobs []archive.BlobLocation, fn func(archive.BlobLocation, int64, any) error) error {
+	locs, err := a.locations(blobs)
+	if err != nil {
+		return err
+	}
+	return translate(a.R.ReadPackBlobsRaw(ctx, repo.ID(pack), locs, func(l repo.BlobLocation, rb repo.RawBlob) error {
+		return fn(fromLoc(l), rb.Length, rb)
+	}))
+}
+
+// SaveStoredTo stores a blob from ReadPackStored in dst under the same ID
+// (dst names blobs as a does: archive.SourceKey equal), re-encrypted under
+// dst's key and neither decompressed nor re-hashed: the source's
+// authenticated decryption bound the payload to this ID. When dst is not an
+// Adapter the plaintext is decoded and saved with dst.SaveBlob.
+func (a *Adapter) SaveStoredTo(ctx context.Context, dst archive.Repo, t archive.BlobType, id archive.ID, raw any) (bool, error) {
+	rb, ok := raw.(repo.RawBlob)
+	if !ok {
+		return false, fmt.Errorf("%s blob %s: not read by ReadPackStored", t, id)
+	}
+	d, ok := dst.(*Adapter)
+	if !ok {
+		plain, err := a.R.DecodeRaw(rb, nil)
+		if err != nil {
+			return false, fmt.Errorf("%s blob %s: %w", t, id, err)
+		}
+		return dst.SaveBlob(ctx, t, id, plain)
+	}
+	rb.Verified = true
+	return d.R.SaveBlobRaw(ctx, repo.BlobType(t), repo.ID(id), rb)
+}
+
+// locations looks up the repository locations of blobs.
+func (a *Adapter) locations(blobs []archive.BlobLocation) ([]repo.BlobLocation, error) {
 	locs := make([]repo.BlobLocation, 0, len(blobs))
 	for _, b := range blobs {
 		l, ok := a.R.Lookup(repo.BlobType(b.Type), repo.ID(b.ID))
 		if !ok {
-			return fmt.Errorf("%s blob %s: %w", b.Type, b.ID, archive.ErrBlobNotFound)
+			return nil, fmt.Errorf("%s blob %s: %w", b.Type, b.ID, archive.ErrBlobNotFound)
 		}
 		locs = append(locs, l)
+	}
+	return locs, nil
+}
+
+// ReadPackRaw reads blobs of one pack as stored, with one ranged read, and
+// decodes each one's plaintext; raw is a repo.RawBlob for SaveRawTo.
+func (a *Adapter) ReadPackRaw(ctx context.Context, pack archive.ID, blobs []archive.BlobLocation, fn func(archive.BlobLocation, []byte, any) error) error {
+	locs, err := a.locations(blobs)
+	if err != nil {
+		return err
 	}
 	var buf []byte
 	return translate(a.R.ReadPackBlobsRaw(ctx, repo.ID(pack), locs, func(l repo.BlobLocation, rb repo.RawBlob) error {

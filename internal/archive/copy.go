@@ -174,10 +174,13 @@ func CopySnapshot(ctx context.Context, src, dst Repo, snapID ID, opts CopyOption
 		stats.MapFromParent = c.old != nil
 	}
 
+	t0 := opts.Clock.Now()
 	rootTask := c.walk(snap.Root, "")
+	tWalk := opts.Clock.Now()
 	if c.err == nil {
 		c.copyData()
 	}
+	tData := opts.Clock.Now()
 	if c.err != nil {
 		return fail(c.err)
 	}
@@ -215,10 +218,12 @@ func CopySnapshot(ctx context.Context, src, dst Repo, snapID ID, opts CopyOption
 		// The translation map is referenced from the snapshot so that GC keeps it.
 		ns.Extra = []tree.Ref{{Type: tree.DataBlob, ID: mapID}}
 	}
+	tTrees := opts.Clock.Now()
 	newID, err := dst.SaveSnapshot(ctx, ns)
 	if err != nil {
 		return fail(fmt.Errorf("commit: %w", err))
 	}
+	c.log.Debug("copy phases", "walk", tWalk.Sub(t0), "data", tData.Sub(tWalk), "trees", tTrees.Sub(tData), "commit", opts.Clock.Now().Sub(tTrees))
 	*stats = c.stats(stats.MapFromParent)
 	stats.MapEntries = int64(len(c.newMap))
 	if opts.Progress != nil {

@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
@@ -150,5 +152,23 @@ func TestServeRefusesBadInput(t *testing.T) {
 				t.Errorf("got exit %d, stderr %q; want %d mentioning %q", rc, errb.String(), tc.rc, tc.want)
 			}
 		})
+	}
+}
+
+// TestTuneGC: the server's GC target applies unless the operator set GOGC.
+func TestTuneGC(t *testing.T) {
+	log := slog.New(slog.DiscardHandler)
+	prev := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(prev)
+
+	t.Setenv("GOGC", "")
+	tuneGC(log)
+	if got := debug.SetGCPercent(100); got != serverGCPercent {
+		t.Errorf("GOGC unset: GC percent %d, want %d", got, serverGCPercent)
+	}
+	t.Setenv("GOGC", "150")
+	tuneGC(log)
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("GOGC=150 set: tuneGC changed the GC percent to %d", got)
 	}
 }

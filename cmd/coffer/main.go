@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"sort"
 	"syscall"
 )
@@ -61,7 +62,33 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		usage(stderr)
 		return 2
 	}
+	if p := os.Getenv("COFFER_CPUPROFILE"); p != "" {
+		stopProfile, err := startCPUProfile(p)
+		if err != nil {
+			fmt.Fprintln(stderr, "coffer: COFFER_CPUPROFILE:", err)
+			return 1
+		}
+		defer stopProfile()
+	}
 	return cmd.run(ctx, args[1:])
+}
+
+// startCPUProfile writes a CPU profile of the whole command to path
+// (COFFER_CPUPROFILE=FILE, for any command: coffer-bench api --cpuprofile
+// sets it for the server; by hand for `coffer repo backup`).
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 func usage(w io.Writer) {

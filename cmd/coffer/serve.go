@@ -12,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
-	"runtime/pprof"
 	"strings"
 
 	"github.com/coffer/coffer/internal/api/backupapi"
@@ -75,22 +74,6 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	log := cfg.Log.NewLogger(stderr)
 	tuneGC(log)
-	// COFFER_CPUPROFILE=FILE writes a CPU profile of the whole run (used by
-	// coffer-bench api --cpuprofile).
-	if p := os.Getenv("COFFER_CPUPROFILE"); p != "" {
-		f, err := os.Create(p)
-		if err == nil {
-			err = pprof.StartCPUProfile(f)
-		}
-		if err != nil {
-			fmt.Fprintln(stderr, "coffer serve: COFFER_CPUPROFILE:", err)
-			return 1
-		}
-		defer func() {
-			pprof.StopCPUProfile()
-			f.Close()
-		}()
-	}
 	if err := serveConfig(ctx, cfg, *configPath, stdout, log); err != nil {
 		log.LogAttrs(context.WithoutCancel(ctx), slog.LevelError, "coffer serve failed", slog.String("error", err.Error()))
 		return 1

@@ -22,10 +22,11 @@
 //     key that names chunks (and the chunker seed), never a data key. A
 //     copy between two vaults then moves chunks as stored, re-encrypted but
 //     not decompressed or re-hashed, and skips the chunks the destination
-//     already holds. What it reveals: a holder of one vault's KEK can tell
-//     whether a chunk it knows is stored in another vault whose storage it
-//     can list, not read that vault's data (restic's trade-off within one
-//     repository). Repositories created before the domain existed keep
+//     already holds. What it reveals: nothing to a reader of the storage
+//     (chunk IDs exist only inside sealed pack trailers and index objects,
+//     so identical data in two vaults cannot be correlated without both
+//     vaults' data keys); whoever holds two vaults' KEKs, and can read both
+//     anyway, can match their chunks. Repositories created before the domain existed keep
 //     their own ID key; copies to and from them re-identify every chunk.
 //   - Repo: an open vault repository handed out by Manager.Open; valid until
 //     Manager.Close, never closed by its users. Repo.Archive adapts it to

@@ -5,8 +5,9 @@ package main
 // the first copy of a recovery point of the engine data set to another
 // region on local disk, measured against a plain `cp -r` of the stored data
 // between the same two directories in the same run; a second copy after
-// 5% of the data changed; and a copy to a region on S3 (versitygw on
-// loopback).
+// 5% of the data changed in place (bench.Mutate), a third after 5% more
+// was replaced as whole files (bench.MutateFiles); and a copy to a region
+// on S3 (versitygw on loopback).
 
 import (
 	"context"
@@ -59,12 +60,12 @@ func runCopyBench(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	f.bench.register(fs, "coffer")
 	fs.StringVar(&f.size, "size", "1GiB", "size of the data set")
 	fs.Uint64Var(&f.seed, "seed", 1, "data set seed")
-	fs.Float64Var(&f.mutate, "mutate", 0.05, "fraction of the data set changed before the second copy")
+	fs.Float64Var(&f.mutate, "mutate", 0.05, "fraction of the data set changed before the second copy, and again (as whole files) before the third")
 	fs.StringVar(&f.diskA, "disk-a", "", "storage directory of the source region (default WORK/disk-a)")
 	fs.StringVar(&f.diskB, "disk-b", "", "storage directory of the destination region (default WORK/disk-b)")
 	fs.BoolVar(&f.s3, "s3", true, "also copy to a region on S3 (needs versitygw)")
 	fs.StringVar(&f.versitygw, "versitygw", "versitygw", "versitygw binary (looked up in PATH, then in ~/go/bin)")
-	fs.BoolVar(&f.verify, "verify", true, "restore the second copy through the API and compare it with the data set")
+	fs.BoolVar(&f.verify, "verify", true, "restore the third copy through the API and compare it with the data set")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write the server's CPU profile of the whole run to this file")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -126,6 +127,11 @@ type copyReport struct {
 	mutatedBytes   int64
 	backupAdded    int64 // what the second backup added to the source vault
 	secondMessages string
+	// The third copy follows a change of whole files (bench.MutateFiles).
+	third         copyStep
+	filesMutated  int64
+	backupAdded3  int64
+	thirdMessages string
 }
 
 // mbps is the throughput of a step that copied all the stored data.
@@ -142,6 +148,8 @@ func (r *copyReport) print(w io.Writer) {
 		r.first.took.Seconds(), mib(r.first.written), r.mbps(r.first), 100*r.mbps(r.first)/r.mbps(r.cp))
 	fmt.Fprintf(w, "| copy after changing %.0f%% → us-west-2 | %.2f | %.1f | | %.1f%% of the first copy's bytes (target ≤ 10%%), %.1f%% of its time (target ≤ 15%%) |\n",
 		100*r.mutate, r.second.took.Seconds(), mib(r.second.written), 100*float64(r.second.written)/float64(max(r.first.written, 1)), 100*r.second.took.Seconds()/r.first.took.Seconds())
+	fmt.Fprintf(w, "| copy after replacing %.0f%% as whole files → us-west-2 | %.2f | %.1f | | %.1f%% of the first copy's bytes (target ≤ 10%%), %.1f%% of its time (target ≤ 15%%) |\n",
+		100*r.mutate, r.third.took.Seconds(), mib(r.third.written), 100*float64(r.third.written)/float64(max(r.first.written, 1)), 100*r.third.took.Seconds()/r.first.took.Seconds())
 	switch {
 	case r.s3 != nil:
 		fmt.Fprintf(w, "| first copy → eu-west-1 (S3, versitygw on loopback) | %.2f | %.1f | %.1f | %.0f%% of the local copy's throughput |\n",
@@ -149,15 +157,19 @@ func (r *copyReport) print(w io.Writer) {
 	case r.s3Err != "":
 		fmt.Fprintf(w, "| first copy → eu-west-1 (S3) | – | – | – | skipped: %s |\n", r.s3Err)
 	}
-	fmt.Fprintf(w, "\nThe %.0f%% change wrote %.1f MiB into the data set; the backup after it added %.1f MiB to the source vault (the new chunks: the least any copy must move). Copy times: from the StartCopyJob request to DescribeCopyJob reporting COMPLETED (polled every 20 ms), the server already running. "+
+	fmt.Fprintf(w, "\nThe %.0f%% change (bench.Mutate: small files rewritten, appended and added, 256 KiB regions of large files overwritten) wrote %.1f MiB into the data set; the backup after it added %.1f MiB to the source vault (the new chunks: the least any copy must move). "+
+		"The whole-file change (bench.MutateFiles: files picked at random get new content) wrote %.1f MiB; the backup after it added %.1f MiB. Copy times: from the StartCopyJob request to DescribeCopyJob reporting COMPLETED (polled every 20 ms), the server already running. "+
 		"Bytes written: growth of the destination storage (allocated blocks; for S3, of versitygw's directory). Throughput: the source vault's stored bytes over the time. ",
-		100*r.mutate, mib(r.mutatedBytes), mib(r.backupAdded))
+		100*r.mutate, mib(r.mutatedBytes), mib(r.backupAdded), mib(r.filesMutated), mib(r.backupAdded3))
 	if r.verified {
-		fmt.Fprint(w, "The second copy was restored through the API in us-west-2 and matched the changed data set file by file.")
+		fmt.Fprint(w, "The third copy was restored through the API in us-west-2 and matched the changed data set file by file.")
 	}
 	fmt.Fprintln(w)
 	if r.secondMessages != "" {
 		fmt.Fprintf(w, "Second copy's StatusMessage: %s\n", r.secondMessages)
+	}
+	if r.thirdMessages != "" {
+		fmt.Fprintf(w, "Third copy's StatusMessage: %s\n", r.thirdMessages)
 	}
 }
 
@@ -287,8 +299,22 @@ func copyBench(ctx context.Context, f copyBenchFlags, size int64, work string, l
 		return nil, err
 	}
 	rep.backupAdded = bench.DirSize(srcRepo) - srcBefore
-	var copy2 string
-	if rep.second, copy2, rep.secondMessages, err = measure(east, rp2, arns["dr"], drDir, "second copy"); err != nil {
+	if rep.second, _, rep.secondMessages, err = measure(east, rp2, arns["dr"], drDir, "second copy"); err != nil {
+		return nil, err
+	}
+
+	fmt.Fprintf(log, "replacing %.0f%% of the data set as whole files\n", 100*f.mutate)
+	if rep.filesMutated, err = bench.MutateFiles(data, f.seed+2, f.mutate); err != nil {
+		return nil, err
+	}
+	srcBefore = bench.DirSize(srcRepo)
+	rp3, err := rbBackup(ctx, east, cbDataFS, log)
+	if err != nil {
+		return nil, err
+	}
+	rep.backupAdded3 = bench.DirSize(srcRepo) - srcBefore
+	var copy3 string
+	if rep.third, copy3, rep.thirdMessages, err = measure(east, rp3, arns["dr"], drDir, "third copy"); err != nil {
 		return nil, err
 	}
 	if gw != nil {
@@ -303,8 +329,8 @@ func copyBench(ctx context.Context, f copyBenchFlags, size int64, work string, l
 		if err != nil {
 			return nil, err
 		}
-		fmt.Fprintln(log, "restoring the second copy in us-west-2")
-		_, dir, err := rbRestore(ctx, west, copy2, map[string]string{"newFileSystem": "true"}, restoreRoot)
+		fmt.Fprintln(log, "restoring the third copy in us-west-2")
+		_, dir, err := rbRestore(ctx, west, copy3, map[string]string{"newFileSystem": "true"}, restoreRoot)
 		if err != nil {
 			return nil, err
 		}

@@ -88,6 +88,15 @@ type copier struct {
 	// translation map is the identity and is not stored).
 	sameIDs, identity bool
 
+	// The walk loads trees concurrently: walkMu guards tasks, list, order
+	// and newMap while it runs; treeSem bounds the tree loads in flight.
+	// With identity, treeCache keeps each decoded tree and its encoding
+	// by ID (source and destination name trees alike, so the adoption
+	// check and the walk share loads).
+	walkMu    sync.Mutex
+	treeSem   chan struct{}
+	treeCache sync.Map // ID → *loadedTree
+
 	tasks map[ID]*dataTask
 	list  []*dataTask // tasks in the order the walk found them
 
@@ -116,9 +125,19 @@ type treeTask struct {
 	src  ID
 	path string
 	t    *tree.Tree
-	dst  ID // set when mapped or rewritten
+	raw  []byte // t's encoding, kept with identity (stored as is)
+	dst  ID     // set when mapped or rewritten
 	done bool
 }
+
+type loadedTree struct {
+	t   *tree.Tree
+	raw []byte
+}
+
+// walkConcurrency is the number of tree loads in flight during a copy's
+// walk (cold storage: each is a read, a decryption and a decompression).
+const walkConcurrency = 8
 
 // SourceKey returns the identity of a repository's key used to find
 // translation maps: a keyed hash of a fixed string, equal for repositories
@@ -163,7 +182,7 @@ func CopySnapshot(ctx context.Context, src, dst Repo, snapID ID, opts CopyOption
 	defer cancel(nil)
 	c := &copier{
 		ctx: cctx, cancel: cancel, src: src, dst: dst, opts: opts, log: opts.Logger, srcSnap: snapID,
-		newMap: map[mapKey]ID{}, tasks: map[ID]*dataTask{},
+		newMap: map[mapKey]ID{}, tasks: map[ID]*dataTask{}, treeSem: make(chan struct{}, walkConcurrency),
 	}
 	srcKey := SourceKey(src)
 	c.sameIDs = srcKey == SourceKey(dst)
@@ -253,30 +272,39 @@ func (c *copier) fail(err error) {
 }
 
 // walk loads the source tree (unless mapped) and schedules its data;
-// it appends tree tasks in post-order.
+// subdirectories are walked concurrently, and each tree task is appended
+// to c.order after its children's (post-order).
 func (c *copier) walk(srcTree ID, path string) *treeTask {
 	tt := &treeTask{src: srcTree, path: path}
 	if c.ctx.Err() != nil {
 		return tt
 	}
+	c.treeSem <- struct{}{}
 	if d, ok := c.mapped(tree.TreeBlob, srcTree); ok && c.adopt(srcTree, d) {
+		<-c.treeSem
 		tt.dst, tt.done = d, true
 		c.st.treesMapped.Add(1)
 		return tt
 	}
-	t, err := loadTree(c.ctx, c.src, srcTree, path)
+	lt, err := c.loadTree(c.src, srcTree, path)
+	<-c.treeSem
 	if err != nil {
 		c.fail(err)
 		return tt
 	}
 	c.st.treesRead.Add(1)
-	tt.t = t
-	for i := range t.Nodes {
-		n := &t.Nodes[i]
+	tt.t = lt.t
+	if c.identity {
+		tt.raw = lt.raw
+	}
+	var wg sync.WaitGroup
+	c.walkMu.Lock()
+	for i := range tt.t.Nodes {
+		n := &tt.t.Nodes[i]
 		p := joinPath(path, n.Name)
 		switch n.Type {
 		case tree.Dir:
-			c.walk(n.Subtree, p)
+			wg.Go(func() { c.walk(n.Subtree, p) })
 		case tree.File:
 			for _, e := range n.Content {
 				if e.Hole {
@@ -291,8 +319,35 @@ func (c *copier) walk(srcTree ID, path string) *treeTask {
 			}
 		}
 	}
+	c.walkMu.Unlock()
+	wg.Wait()
+	c.walkMu.Lock()
 	c.order = append(c.order, tt)
+	c.walkMu.Unlock()
 	return tt
+}
+
+// loadTree loads and decodes a tree of r (src or dst); with identity the
+// result is cached by ID for both.
+func (c *copier) loadTree(r Repo, id ID, path string) (*loadedTree, error) {
+	if c.identity {
+		if v, ok := c.treeCache.Load(id); ok {
+			return v.(*loadedTree), nil
+		}
+	}
+	data, err := r.LoadBlob(c.ctx, tree.TreeBlob, id, nil)
+	if err != nil {
+		return nil, &BlobError{Path: path, Type: tree.TreeBlob, ID: id, Err: err}
+	}
+	t, err := tree.Decode(data)
+	if err != nil {
+		return nil, &BlobError{Path: path, Type: tree.TreeBlob, ID: id, Err: err}
+	}
+	lt := &loadedTree{t: t, raw: data}
+	if c.identity {
+		c.treeCache.Store(id, lt)
+	}
+	return lt, nil
 }
 
 // adopt checks that the destination tree d (mapped from source tree s) is
@@ -306,10 +361,11 @@ func (c *copier) adopt(s, d ID) bool {
 		if !c.dst.HasBlob(tree.TreeBlob, d) {
 			return false
 		}
-		t, err := loadTree(c.ctx, c.dst, d, "")
+		lt, err := c.loadTree(c.dst, d, "")
 		if err != nil {
 			return false
 		}
+		t := lt.t
 		for i := range t.Nodes {
 			n := &t.Nodes[i]
 			if n.Type == tree.Dir {
@@ -338,10 +394,12 @@ func (c *copier) adopt(s, d ID) bool {
 	if !check(d) {
 		return false
 	}
+	c.walkMu.Lock()
 	for k, v := range added {
 		c.newMap[k] = v
 	}
 	c.newMap[mapKey{tree.TreeBlob, s}] = d
+	c.walkMu.Unlock()
 	c.st.bytesDone.Add(covered)
 	return true
 }
@@ -640,10 +698,12 @@ func (c *copier) maybeProgress() {
 	c.opts.Progress(c.stats(c.old != nil))
 }
 
-// rewrite translates one tree's IDs and stores it in dst.
+// rewrite translates one tree's IDs and stores it in dst. When every ID
+// stays the same (identity), the source's encoding is stored as is.
 func (c *copier) rewrite(tt *treeTask) error {
 	t := &tree.Tree{Nodes: make([]tree.Node, len(tt.t.Nodes))}
 	copy(t.Nodes, tt.t.Nodes)
+	same := true
 	for i := range t.Nodes {
 		n := &t.Nodes[i]
 		switch n.Type {
@@ -652,6 +712,7 @@ func (c *copier) rewrite(tt *treeTask) error {
 			if !ok {
 				return fmt.Errorf("directory %s: subtree %s was not copied", quote(joinPath(tt.path, n.Name)), n.Subtree.Short())
 			}
+			same = same && d == n.Subtree
 			n.Subtree = d
 		case tree.File:
 			if len(n.Content) > 0 {
@@ -663,6 +724,7 @@ func (c *copier) rewrite(tt *treeTask) error {
 							return fmt.Errorf("file %s: data blob %s was not copied", quote(joinPath(tt.path, n.Name)), e.ID.Short())
 						}
 						c.newMap[mapKey{tree.DataBlob, e.ID}] = task.dst
+						same = same && task.dst == e.ID
 						e.ID = task.dst
 					}
 					content[j] = e
@@ -671,12 +733,23 @@ func (c *copier) rewrite(tt *treeTask) error {
 			}
 		}
 	}
-	data, err := tree.Encode(t)
-	if err != nil {
-		return fmt.Errorf("directory %s: %w", quote(tt.path), err)
+	var (
+		data []byte
+		id   ID
+		err  error
+	)
+	if same && c.identity && tt.raw != nil {
+		data, id = tt.raw, tt.src
+	} else {
+		if data, err = tree.Encode(t); err != nil {
+			return fmt.Errorf("directory %s: %w", quote(tt.path), err)
+		}
+		id = c.dst.Hash(data)
 	}
-	id := c.dst.Hash(data)
-	known, err := c.dst.SaveBlob(c.ctx, tree.TreeBlob, id, data)
+	known := c.dst.HasBlob(tree.TreeBlob, id)
+	if !known {
+		known, err = c.dst.SaveBlob(c.ctx, tree.TreeBlob, id, data)
+	}
 	if err != nil {
 		return fmt.Errorf("directory %s: store tree: %w", quote(tt.path), err)
 	}

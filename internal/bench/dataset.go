@@ -224,6 +224,56 @@ func Mutate(dir string, seed uint64, fraction float64) (int64, error) {
 	return written, nil
 }
 
+// MutateFiles changes about fraction of the data set's bytes as whole
+// files, reproducibly: files picked at random (each at most once, none
+// larger than what is left of the budget) get new content of the same size
+// and kind (text-like under 1 MiB, random above). It is the change a copy or
+// backup can move in proportion to its size, where Mutate's scattered
+// overwrites dirty whole chunks around each write. It returns the number of
+// bytes written.
+func MutateFiles(dir string, seed uint64, fraction float64) (int64, error) {
+	type file struct {
+		path string
+		size int64
+	}
+	var files []file
+	var total int64
+	err := filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		if fi.Mode().IsRegular() {
+			total += fi.Size()
+			files = append(files, file{p, fi.Size()})
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	sort.Slice(files, func(i, j int) bool { return files[i].path < files[j].path })
+	rng := newRand(seed, 1234)
+	rng.Shuffle(len(files), func(i, j int) { files[i], files[j] = files[j], files[i] })
+	budget := int64(float64(total) * fraction)
+	var written int64
+	for _, f := range files {
+		if written+f.size > budget {
+			continue
+		}
+		var data []byte
+		if f.size >= 1<<20 {
+			data = randomBlock(rng, int(f.size))
+		} else {
+			data = textBlock(rng, int(f.size))
+		}
+		if err := os.WriteFile(f.path, data, 0o644); err != nil {
+			return written, err
+		}
+		written += f.size
+	}
+	return written, nil
+}
+
 // ManyFiles writes n small files (about 100 per directory) under dir for
 // the 100,000-file tree benchmark.
 func ManyFiles(dir string, seed uint64, n int) error {

@@ -52,3 +52,35 @@ func TestParseAndRun(t *testing.T) {
 		t.Errorf("Run(/bin/false): got nil error")
 	}
 }
+
+func TestMutateFiles(t *testing.T) {
+	dir := t.TempDir()
+	a, err := Generate(filepath.Join(dir, "a"), 7, 4<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Generate(filepath.Join(dir, "b"), 7, 4<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, files, _ := ContentDigest(a.Dir)
+	na, err := MutateFiles(a.Dir, 3, 0.05)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nb, err := MutateFiles(b.Dir, 3, 0.05)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if na < a.Bytes/25 || na > a.Bytes/20 {
+		t.Errorf("MutateFiles wrote %d bytes of %d, want 4–5%%", na, a.Bytes)
+	}
+	da, fa, _ := ContentDigest(a.Dir)
+	db, _, _ := ContentDigest(b.Dir)
+	if da == before || fa != files {
+		t.Errorf("MutateFiles: digest changed %v, files %d → %d (want changed, same count)", da != before, files, fa)
+	}
+	if na != nb || da != db {
+		t.Errorf("same seed: wrote %d and %d bytes, digests equal %v; want reproducible", na, nb, da == db)
+	}
+}

@@ -142,27 +142,18 @@ func Generate(dir string, seed uint64, size int64) (*Dataset, error) {
 // by overwriting regions of large files; it also deletes a few files.
 // It returns the number of bytes written.
 func Mutate(dir string, seed uint64, fraction float64) (int64, error) {
-	var small, large []string
-	var total int64
-	err := filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		if fi.Mode().IsRegular() {
-			total += fi.Size()
-			if fi.Size() >= 1<<20 {
-				large = append(large, p)
-			} else {
-				small = append(small, p)
-			}
-		}
-		return nil
-	})
+	files, total, err := regularFiles(dir)
 	if err != nil {
 		return 0, err
 	}
-	sort.Strings(small)
-	sort.Strings(large)
+	var small, large []string
+	for _, f := range files {
+		if f.size >= 1<<20 {
+			large = append(large, f.path)
+		} else {
+			small = append(small, f.path)
+		}
+	}
 	rng := newRand(seed, 999)
 	budget := int64(float64(total) * fraction)
 	var written int64
@@ -232,26 +223,10 @@ func Mutate(dir string, seed uint64, fraction float64) (int64, error) {
 // overwrites dirty whole chunks around each write. It returns the number of
 // bytes written.
 func MutateFiles(dir string, seed uint64, fraction float64) (int64, error) {
-	type file struct {
-		path string
-		size int64
-	}
-	var files []file
-	var total int64
-	err := filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		if fi.Mode().IsRegular() {
-			total += fi.Size()
-			files = append(files, file{p, fi.Size()})
-		}
-		return nil
-	})
+	files, total, err := regularFiles(dir)
 	if err != nil {
 		return 0, err
 	}
-	sort.Slice(files, func(i, j int) bool { return files[i].path < files[j].path })
 	rng := newRand(seed, 1234)
 	rng.Shuffle(len(files), func(i, j int) { files[i], files[j] = files[j], files[i] })
 	budget := int64(float64(total) * fraction)
@@ -272,6 +247,30 @@ func MutateFiles(dir string, seed uint64, fraction float64) (int64, error) {
 		written += f.size
 	}
 	return written, nil
+}
+
+type fileInfo struct {
+	path string
+	size int64
+}
+
+// regularFiles lists the regular files under dir sorted by path, and their
+// total size.
+func regularFiles(dir string) ([]fileInfo, int64, error) {
+	var files []fileInfo
+	var total int64
+	err := filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		if fi.Mode().IsRegular() {
+			total += fi.Size()
+			files = append(files, fileInfo{p, fi.Size()})
+		}
+		return nil
+	})
+	sort.Slice(files, func(i, j int) bool { return files[i].path < files[j].path })
+	return files, total, err
 }
 
 // ManyFiles writes n small files (about 100 per directory) under dir for

@@ -24,7 +24,10 @@
 //   - Translation map: for incremental copies, the source-ID → destination-ID
 //     pairs of one copied snapshot, stored encrypted in the destination as a
 //     data blob named by the destination snapshot's Meta["coffer.copy.map"]
-//     and listed in its Extra, so garbage collection keeps it.
+//     and listed in its Extra, so garbage collection keeps it. Copies
+//     between repositories that name blobs alike (SourceKey equal: one
+//     deduplication domain) need none: IDs are kept, what the destination
+//     holds is not read, and the rest moves as stored (StoredCopier).
 //
 // Tree and stream layout is defined in package tree.
 package archive

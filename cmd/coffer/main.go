@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"runtime/trace"
 	"sort"
 	"syscall"
 )
@@ -70,7 +71,33 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		}
 		defer stopProfile()
 	}
+	if p := os.Getenv("COFFER_TRACE"); p != "" {
+		stopTrace, err := startTrace(p)
+		if err != nil {
+			fmt.Fprintln(stderr, "coffer: COFFER_TRACE:", err)
+			return 1
+		}
+		defer stopTrace()
+	}
 	return cmd.run(ctx, args[1:])
+}
+
+// startTrace writes an execution trace of the whole command to path
+// (COFFER_TRACE=FILE; `go tool trace -pprof=sync|syscall|sched FILE` shows
+// where goroutines wait).
+func startTrace(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := trace.Start(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		trace.Stop()
+		f.Close()
+	}, nil
 }
 
 // startCPUProfile writes a CPU profile of the whole command to path

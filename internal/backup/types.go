@@ -142,6 +142,12 @@ type Vault struct {
 	// key itself).
 	StorageKey string `json:"storageKey,omitempty"`
 
+	// GCRequested is when data of the vault's repository was last left
+	// unreferenced (recovery points deleted, failed jobs); zero when the
+	// last garbage collection covered every request. Kept in the store so
+	// that a collection owed survives a restart. Not part of the API.
+	GCRequested time.Time `json:"gcRequested,omitzero"`
+
 	// NumberOfRecoveryPoints is derived by the store on every read: the
 	// recovery points currently recorded in the vault, in any status. It is
 	// ignored on writes.

@@ -1,7 +1,9 @@
 package service
 
 import (
+	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"sync"
 	"time"
@@ -70,10 +72,14 @@ const (
 type dataDeps struct {
 	DataDeps
 
-	// gcMu guards dirty: the vaults whose repositories hold data of deleted
-	// recovery points, to be garbage collected.
-	gcMu  sync.Mutex
-	dirty map[backup.VaultKey]bool
+	// gcMu guards dirty, the vaults whose repositories hold data of deleted
+	// recovery points, to be garbage collected (besides those whose
+	// Vault.GCRequested is set in the store: dirty keeps the requests that
+	// could not be stored), and removed, the deleted vaults whose
+	// repositories are to be removed from storage.
+	gcMu    sync.Mutex
+	dirty   map[backup.VaultKey]bool
+	removed []backup.Vault
 }
 
 // initData checks d, fills in defaults and registers the job handlers and
@@ -138,9 +144,32 @@ func (s *Service) needJobs() error {
 }
 
 // markDirty records that a vault's repository holds data of deleted
-// recovery points.
+// recovery points: in the store (Vault.GCRequested), so that the
+// collection is owed across restarts, or in memory when that fails.
 func (s *Service) markDirty(k backup.VaultKey) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	now := s.clock.Now()
+	_, err := s.store.UpdateVault(ctx, k, func(v *backup.Vault) error {
+		v.GCRequested = now
+		return nil
+	})
+	if err == nil || backup.KindOf(err) == backup.KindNotFound {
+		return
+	}
+	s.log.LogAttrs(ctx, slog.LevelWarn, "recording a garbage collection request; kept in memory", slog.String("vault", k.Name), slog.String("error", err.Error()))
 	s.data.gcMu.Lock()
 	s.data.dirty[k] = true
+	s.data.gcMu.Unlock()
+}
+
+// queueRemoval schedules the removal of a deleted vault's repository from
+// storage (vault.Manager.Remove) at the next garbage collection run.
+func (s *Service) queueRemoval(v backup.Vault) {
+	if s.data.Vaults == nil {
+		return
+	}
+	s.data.gcMu.Lock()
+	s.data.removed = append(s.data.removed, v)
 	s.data.gcMu.Unlock()
 }

@@ -460,24 +460,44 @@ func (s *Service) eachRecoveryPoint(ctx context.Context, f meta.RecoveryPointFil
 	return nil
 }
 
-// CollectGarbage garbage collects the repositories of the vaults whose
-// recovery points were deleted since the last collection, freeing the
-// storage only they used. A collection that must wait for other writers
-// (repo.GCReport.Pending) is retried next time. The job runner calls it
-// every Deps.Data.GCInterval.
+// CollectGarbage removes the repositories of deleted vaults from storage,
+// then garbage collects the repositories of the vaults whose recovery
+// points were deleted since their last collection (Vault.GCRequested, or
+// requests kept in memory), freeing the storage only they used. A
+// collection that must wait for other writers (repo.GCReport.Pending), or
+// fails, is retried next time. The job runner calls it every
+// Deps.Data.GCInterval (requests stored in the vaults survive restarts).
 func (s *Service) CollectGarbage(ctx context.Context) error {
 	if s.data.Vaults == nil {
 		return nil
 	}
 	s.data.gcMu.Lock()
-	keys := make([]backup.VaultKey, 0, len(s.data.dirty))
+	keys := make(map[backup.VaultKey]bool, len(s.data.dirty))
 	for k := range s.data.dirty {
-		keys = append(keys, k)
+		keys[k] = true
 	}
 	clear(s.data.dirty)
+	removed := s.data.removed
+	s.data.removed = nil
 	s.data.gcMu.Unlock()
 	var errs []error
-	for _, k := range keys {
+	for _, v := range removed {
+		if _, err := s.data.Vaults.Remove(ctx, v); err != nil {
+			s.queueRemoval(v)
+			errs = append(errs, err)
+		}
+	}
+	for _, region := range s.regionList {
+		err := s.eachVault(ctx, meta.VaultFilter{Region: region, AccountID: s.account}, func(v backup.Vault) {
+			if !v.GCRequested.IsZero() {
+				keys[v.Key()] = true
+			}
+		})
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for k := range keys {
 		v, err := s.store.GetVault(ctx, k)
 		if backup.KindOf(err) == backup.KindNotFound {
 			continue
@@ -496,12 +516,49 @@ func (s *Service) CollectGarbage(ctx context.Context) error {
 		}
 		if rep.Pending {
 			s.markDirty(k)
+		} else if !v.GCRequested.IsZero() {
+			s.gcDone(ctx, k, v.GCRequested)
 		}
 		s.log.LogAttrs(ctx, slog.LevelInfo, "vault garbage collected", slog.String("vault", v.Name), slog.String("region", v.Region),
 			slog.Int64("bytes_freed", rep.BytesFreed), slog.Int("packs_deleted", rep.PacksDeleted), slog.Bool("pending", rep.Pending),
 			slog.Duration("took", time.Since(start)))
 	}
 	return errors.Join(errs...)
+}
+
+// gcDone clears a vault's stored garbage collection request after a
+// collection that started after it, unless a newer request came meanwhile.
+func (s *Service) gcDone(ctx context.Context, k backup.VaultKey, covered time.Time) {
+	_, err := s.store.UpdateVault(ctx, k, func(v *backup.Vault) error {
+		if v.GCRequested.After(covered) {
+			return errNewerRequest
+		}
+		v.GCRequested = time.Time{}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errNewerRequest) && backup.KindOf(err) != backup.KindNotFound {
+		s.log.LogAttrs(ctx, slog.LevelWarn, "clearing a garbage collection request", slog.String("vault", k.Name), slog.String("error", err.Error()))
+	}
+}
+
+var errNewerRequest = errors.New("a newer garbage collection request")
+
+// eachVault calls fn for every vault matching f (all pages).
+func (s *Service) eachVault(ctx context.Context, f meta.VaultFilter, fn func(backup.Vault)) error {
+	p := meta.Page{MaxResults: meta.MaxResultsLimit}
+	for {
+		list, next, err := s.store.ListVaults(ctx, f, p)
+		if err != nil {
+			return err
+		}
+		for _, v := range list {
+			fn(v)
+		}
+		if next == "" {
+			return nil
+		}
+		p.NextToken = next
+	}
 }
 
 // unavailable is a ServiceUnavailable error with a cause (logged, never

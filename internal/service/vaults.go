@@ -288,6 +288,7 @@ func (s *Service) deleteBackupVault(ctx context.Context, in *backupapi.DeleteBac
 	switch {
 	case err == nil:
 		s.log.LogAttrs(ctx, slog.LevelInfo, "vault deleted", slog.String("vault", v.ARN))
+		s.queueRemoval(v)
 		return nil
 	case asKind(err, backup.KindNotFound, &e):
 		return vaultNotFound(key)

@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/coffer/coffer/internal/archive/repoadapt"
@@ -253,6 +256,92 @@ func (m *Manager) GC(ctx context.Context, v backup.Vault, opts repo.GCOptions) (
 		opts.TreeRefs = repoadapt.TreeRefs
 	}
 	return r.Repository.GC(ctx, opts)
+}
+
+// Remove deletes a vault's repository from its region's storage once the
+// vault is gone from the metadata store (DeleteBackupVault refuses a vault
+// that still holds recovery points, so nothing stored there is referenced):
+// it closes the repository if open, deletes every object under Prefix(v) —
+// the key objects and the config last, so that an interrupted removal
+// still leaves a recognisable repository — and removes its local index
+// cache. It returns the number of objects deleted; calling it again after
+// an interruption finishes the job, and for a vault that never stored
+// anything it deletes nothing. Callers must not use a Repo of the vault
+// afterwards.
+func (m *Manager) Remove(ctx context.Context, v backup.Vault) (int, error) {
+	root, ok := m.regions[v.Region]
+	if !ok {
+		return 0, fmt.Errorf("vault %s: %w: %s", v.Name, ErrRegionNotServed, v.Region)
+	}
+	st, err := NewPrefixStore(root, Prefix(v))
+	if err != nil {
+		return 0, err
+	}
+	repoID := m.openID(v)
+	if err := m.Forget(v); err != nil {
+		m.log.LogAttrs(ctx, slog.LevelWarn, "closing a removed vault's repository", slog.String("vault", v.Name), slog.String("error", err.Error()))
+	}
+	if repoID == "" {
+		repoID = readOnlyID(ctx, st, m.keys, KeyName(v))
+	}
+	var names []string
+	if err := st.List(ctx, "", func(i blob.Info) error { names = append(names, i.Name); return nil }); err != nil {
+		return 0, fmt.Errorf("vault %s: list %s: %w", v.Name, st.Location(), err)
+	}
+	last := func(n string) int { // data first, then key objects, then the config
+		switch {
+		case n == "config":
+			return 2
+		case strings.HasPrefix(n, "keys/"):
+			return 1
+		}
+		return 0
+	}
+	slices.SortStableFunc(names, func(a, b string) int { return last(a) - last(b) })
+	for i, n := range names {
+		if err := st.Delete(ctx, n); err != nil {
+			return i, fmt.Errorf("vault %s: delete %s: %w", v.Name, n, err)
+		}
+	}
+	if repoID != "" && m.repoOpts.CacheDir != "" {
+		if err := os.RemoveAll(filepath.Join(m.repoOpts.CacheDir, repoID)); err != nil {
+			m.log.LogAttrs(ctx, slog.LevelWarn, "removing a removed vault's index cache", slog.String("vault", v.Name), slog.String("error", err.Error()))
+		}
+	}
+	m.log.LogAttrs(ctx, slog.LevelInfo, "vault repository removed", slog.String("vault", v.Name),
+		slog.String("region", v.Region), slog.String("location", st.Location()), slog.Int("objects", len(names)))
+	return len(names), nil
+}
+
+// openID returns the repository ID of the vault if its repository is open
+// here, "" otherwise.
+func (m *Manager) openID(v backup.Vault) string {
+	m.mu.Lock()
+	e, ok := m.open[v.Region+"|"+Prefix(v)]
+	m.mu.Unlock()
+	if !ok {
+		return ""
+	}
+	<-e.ready
+	if e.repo == nil {
+		return ""
+	}
+	return e.repo.ID
+}
+
+// readOnlyID opens the repository in st read-only to learn its ID (for its
+// index cache); "" when there is none or it does not open.
+func readOnlyID(ctx context.Context, st blob.Store, keys *repo.Keystore, keyName string) string {
+	kek, err := keys.Get(keyName)
+	if err != nil {
+		return ""
+	}
+	r, err := repo.Open(ctx, st, kek, repo.Options{ReadOnly: true})
+	if err != nil {
+		return ""
+	}
+	defer r.Close()
+	return r.RepoID()
 }
 
 // Forget closes a vault's repository if it is open (after the vault was

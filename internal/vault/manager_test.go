@@ -213,3 +213,75 @@ func TestGCFreesDeletedSnapshot(t *testing.T) {
 		t.Errorf("after Invalidate: got the same handle or another repository")
 	}
 }
+
+// countObjects counts the objects under dir (a region's local storage).
+func countObjects(t *testing.T, dir string) int {
+	t.Helper()
+	n := 0
+	filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err == nil && fi.Mode().IsRegular() {
+			n++
+		}
+		return nil
+	})
+	return n
+}
+
+func TestRemoveDeletesTheRepository(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	m := f.manager(t)
+	gone := testVault("gone", "us-east-1", time.UnixMilli(7))
+	kept := testVault("kept", "us-east-1", time.UnixMilli(8))
+	src := writeTree(t, map[string]string{"a": "alpha", "b": "beta"})
+	var keptSnap archive.ID
+	for _, v := range []backup.Vault{gone, kept} {
+		r, err := m.Open(ctx, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := archive.BackupDir(ctx, r.Archive, src, archive.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		keptSnap = res.ID
+	}
+	goneDir := filepath.Join(f.storage["us-east-1"], vault.Prefix(gone))
+	keptDir := filepath.Join(f.storage["us-east-1"], vault.Prefix(kept))
+	keptBefore := countObjects(t, keptDir)
+	if countObjects(t, goneDir) == 0 || keptBefore == 0 {
+		t.Fatalf("setup: objects %d and %d", countObjects(t, goneDir), keptBefore)
+	}
+	caches, _ := os.ReadDir(filepath.Join(f.dir, "cache"))
+
+	n, err := m.Remove(ctx, gone)
+	if err != nil || n == 0 {
+		t.Fatalf("Remove: %d objects, %v", n, err)
+	}
+	if left := countObjects(t, goneDir); left != 0 {
+		t.Errorf("after Remove: %d objects left under %s", left, goneDir)
+	}
+	if got, _ := os.ReadDir(filepath.Join(f.dir, "cache")); len(got) != len(caches)-1 {
+		t.Errorf("index caches: %d before, %d after; want one fewer", len(caches), len(got))
+	}
+	if got := countObjects(t, keptDir); got != keptBefore {
+		t.Errorf("the other vault's objects: %d → %d", keptBefore, got)
+	}
+	r, err := m.Open(ctx, kept)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := archive.Restore(ctx, r.Archive, keptSnap, filepath.Join(t.TempDir(), "r"), archive.RestoreOptions{}); err != nil {
+		t.Errorf("restore from the other vault: %v", err)
+	}
+	// Again: nothing left to delete; a vault that never stored anything.
+	if n, err := m.Remove(ctx, gone); err != nil || n != 0 {
+		t.Errorf("second Remove: %d objects, %v; want 0, nil", n, err)
+	}
+	if n, err := m.Remove(ctx, testVault("never", "us-west-2", time.UnixMilli(9))); err != nil || n != 0 {
+		t.Errorf("Remove of an unused vault: %d objects, %v; want 0, nil", n, err)
+	}
+	if _, err := m.Remove(ctx, testVault("x", "eu-north-1", time.UnixMilli(9))); !errors.Is(err, vault.ErrRegionNotServed) {
+		t.Errorf("Remove in an unserved region: got %v, want ErrRegionNotServed", err)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -293,4 +294,77 @@ func (r *Repository) AddKey(ctx context.Context, kek KEK) error {
 		return fmt.Errorf("repo: add key: %w", err)
 	}
 	return nil
+}
+
+// KeyInfo describes one key object of a repository: a copy of its data key
+// wrapped by the named KEK.
+type KeyInfo struct {
+	// Object is the key object's name in the store ("keys/<hex>").
+	Object string
+	// KEKName is the name of the KEK that wraps the data key there.
+	KEKName string
+	// Created is when the key object was written.
+	Created time.Time
+}
+
+// Keys lists the repository's key objects (those of interrupted Inits of
+// another repository in the same store are left out), by creation time.
+// It reads only the plaintext parts of the objects.
+func (r *Repository) Keys(ctx context.Context) ([]KeyInfo, error) {
+	var names []string
+	if err := r.st.List(ctx, keysPrefix, func(i blob.Info) error { names = append(names, i.Name); return nil }); err != nil {
+		return nil, fmt.Errorf("repo: list keys: %w", err)
+	}
+	var out []KeyInfo
+	for _, n := range names {
+		b, err := blob.ReadAll(ctx, r.st, n)
+		if errors.Is(err, blob.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("repo: read %s: %w", n, err)
+		}
+		var ko keyObject
+		if json.Unmarshal(b, &ko) != nil || ko.Version != 1 || ko.RepoID != r.id {
+			continue
+		}
+		out = append(out, KeyInfo{Object: n, KEKName: ko.KEKName, Created: ko.Created})
+	}
+	slices.SortFunc(out, func(a, b KeyInfo) int { return a.Created.Compare(b.Created) })
+	return out, nil
+}
+
+// RemoveKey deletes the key objects wrapped by the KEK named kekName, so
+// that this KEK no longer opens the repository (the second half of a
+// re-keying: AddKey with the new KEK, then RemoveKey of the old one). It
+// returns the number of objects deleted (0 when that KEK wraps none). It
+// refuses, with ErrLastKey, to remove every key object of the repository.
+// Key material that was copied elsewhere still opens the repository until
+// the data key itself is changed, which RemoveKey does not do.
+func (r *Repository) RemoveKey(ctx context.Context, kekName string) (int, error) {
+	if err := r.writable(); err != nil {
+		return 0, err
+	}
+	keys, err := r.Keys(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var drop []string
+	for _, k := range keys {
+		if k.KEKName == kekName {
+			drop = append(drop, k.Object)
+		}
+	}
+	if len(drop) > 0 && len(drop) == len(keys) {
+		return 0, fmt.Errorf("%w: key %q wraps the only key objects of %s", ErrLastKey, kekName, r.st.Location())
+	}
+	for i, n := range drop {
+		if err := r.st.Delete(ctx, n); err != nil {
+			return i, fmt.Errorf("repo: remove key %q: delete %s: %w", kekName, n, err)
+		}
+	}
+	if len(drop) > 0 {
+		r.log.Info("key removed", "kek", kekName, "objects", len(drop))
+	}
+	return len(drop), nil
 }

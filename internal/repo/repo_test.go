@@ -366,3 +366,50 @@ func TestCancelledSaveNeverReportedKnown(t *testing.T) {
 		}
 	}
 }
+
+// TestRekey: AddKey with a new KEK, RemoveKey of the old one; the old KEK
+// no longer opens the repository, the last key cannot be removed.
+func TestRekey(t *testing.T) {
+	ctx := context.Background()
+	st := newMem()
+	r := initRepo(t, st, Options{}) // KEK "k1"
+	if _, err := r.SaveBlob(ctx, DataBlob, r.Hash([]byte("payload")), []byte("payload")); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	newKEK := testKEK(t, "k2")
+	if err := r.AddKey(ctx, newKEK); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := r.Keys(ctx)
+	if err != nil || len(keys) != 2 || keys[0].KEKName != "k1" || keys[1].KEKName != "k2" {
+		t.Fatalf("Keys after AddKey: %+v %v, want k1 then k2", keys, err)
+	}
+	if n, err := r.RemoveKey(ctx, "k1"); err != nil || n != 1 {
+		t.Fatalf("RemoveKey(k1): %d, %v", n, err)
+	}
+	if n, err := r.RemoveKey(ctx, "nonesuch"); err != nil || n != 0 {
+		t.Errorf("RemoveKey of a KEK that wraps nothing: %d, %v; want 0, nil", n, err)
+	}
+	if _, err := r.RemoveKey(ctx, "k2"); !errors.Is(err, ErrLastKey) {
+		t.Errorf("RemoveKey of the last key: got %v, want ErrLastKey", err)
+	}
+	r.Close()
+	if _, err := Open(ctx, st, testKEK(t, "k1"), Options{ReadOnly: true}); !errors.Is(err, ErrWrongKey) {
+		t.Errorf("open with the removed KEK: got %v, want ErrWrongKey", err)
+	}
+	r2, err := Open(ctx, st, newKEK, Options{ReadOnly: true})
+	if err != nil {
+		t.Fatalf("open with the new KEK: %v", err)
+	}
+	defer r2.Close()
+	got, err := r2.LoadBlob(ctx, DataBlob, r2.Hash([]byte("payload")), nil)
+	if err != nil || string(got) != "payload" {
+		t.Errorf("data through the new KEK: %q %v", got, err)
+	}
+	if _, err := r2.RemoveKey(ctx, "k2"); !errors.Is(err, ErrReadOnly) {
+		t.Errorf("RemoveKey read-only: got %v, want ErrReadOnly", err)
+	}
+}

@@ -136,6 +136,9 @@ var (
 	// ErrCorrupt: stored data failed authentication or does not parse.
 	// Blob-level damage is reported as *CorruptError, which wraps it.
 	ErrCorrupt = errors.New("repo: corrupt data")
+	// ErrLastKey: RemoveKey would leave the repository with no key object
+	// (its data would be lost).
+	ErrLastKey = errors.New("repo: the repository's last key cannot be removed")
 	// ErrKeyNotFound: the keystore has no key of that name.
 	ErrKeyNotFound = errors.New("repo: key not found in keystore")
 	// ErrReadOnly: a write on a repository opened with Options.ReadOnly.

@@ -43,6 +43,10 @@ commands:
   stats                         repository statistics
   forget SNAPSHOT...            delete snapshots (run gc to free their data)
   copy SNAPSHOT --to-repo DIR   copy a snapshot into another repository (other key)
+  keys                          list the key-encryption keys that open the repository
+  add-key --new-key NAME        let another key open it too ([--new-keystore DIR] or
+                                --new-key-file FILE; a missing NAME is created)
+  remove-key NAME               stop a key from opening it (never the last one)
 
 location and key flags (every command):
   --repo DIR | --s3-endpoint HOST --s3-bucket B [--s3-prefix P] [--s3-region R]
@@ -196,7 +200,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	cmds := map[string]func(*env, *flag.FlagSet, *location, []string) error{
 		"init": cmdInit, "backup": cmdBackup, "snapshots": cmdSnapshots, "ls": cmdLs,
 		"restore": cmdRestore, "verify": cmdVerify, "gc": cmdGC, "stats": cmdStats,
-		"forget": cmdForget, "copy": cmdCopy,
+		"forget": cmdForget, "copy": cmdCopy, "keys": cmdKeys, "add-key": cmdAddKey, "remove-key": cmdRemoveKey,
 	}
 	name := args[0]
 	run, ok := cmds[name]
@@ -860,4 +864,84 @@ func openOrInit(e *env, to *location, create bool, src *repo.Repository) (*repo.
 		return nil, err
 	}
 	return r, nil
+}
+
+func cmdKeys(e *env, fs *flag.FlagSet, loc *location, args []string) error {
+	if _, err := parseArgs(e, fs, args); err != nil {
+		return err
+	}
+	r, err := loc.open(e, true)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	keys, err := r.Keys(e.ctx)
+	if err != nil {
+		return err
+	}
+	e.out(keys, func(w io.Writer) {
+		for _, k := range keys {
+			fmt.Fprintf(w, "%s  %s  %s\n", k.Created.UTC().Format(time.RFC3339), k.Object, k.KEKName)
+		}
+	})
+	return nil
+}
+
+func cmdAddKey(e *env, fs *flag.FlagSet, loc *location, args []string) error {
+	nk := &location{}
+	fs.StringVar(&nk.key, "new-key", "", "name of the key to add (created in the key store if missing)")
+	fs.StringVar(&nk.keystore, "new-keystore", "", "key store of the new key (default: --keystore)")
+	fs.StringVar(&nk.keyFile, "new-key-file", "", "the new key as a key file (instead of --new-key)")
+	pos, err := parseArgs(e, fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 || (nk.key == "") == (nk.keyFile == "") {
+		return usageError{"usage: add-key --new-key NAME [--new-keystore DIR] | --new-key-file FILE"}
+	}
+	if nk.keystore == "" {
+		nk.keystore = loc.keystore
+	}
+	kek, err := nk.kek(true)
+	if err != nil {
+		return fmt.Errorf("new key: %w", err)
+	}
+	r, err := loc.open(e, false)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	if err := r.AddKey(e.ctx, kek); err != nil {
+		return err
+	}
+	e.out(map[string]string{"added": kek.Name()}, func(w io.Writer) {
+		fmt.Fprintf(w, "key %q now opens the repository\n", kek.Name())
+	})
+	return nil
+}
+
+func cmdRemoveKey(e *env, fs *flag.FlagSet, loc *location, args []string) error {
+	pos, err := parseArgs(e, fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError{"usage: remove-key NAME (see `keys`)"}
+	}
+	r, err := loc.open(e, false)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	n, err := r.RemoveKey(e.ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return fmt.Errorf("key %q does not open this repository (see `keys`)", pos[0])
+	}
+	e.out(map[string]any{"removed": pos[0], "objects": n}, func(w io.Writer) {
+		fmt.Fprintf(w, "key %q no longer opens the repository\n", pos[0])
+	})
+	return nil
 }

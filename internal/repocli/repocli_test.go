@@ -214,3 +214,41 @@ func TestS3(t *testing.T) {
 	}
 	dr.ok("verify", "--read-data")
 }
+
+// TestRekeyCommands: keys, add-key, remove-key; the old key is refused
+// afterwards and the data opens with the new one.
+func TestRekeyCommands(t *testing.T) {
+	dir := t.TempDir()
+	src := archivetest.MakeTestTree(t, archivetest.TreeOptions{Files: 5})
+	repoDir, ks := filepath.Join(dir, "r"), filepath.Join(dir, "ks")
+	old := cli{t, []string{"--repo", repoDir, "--keystore", ks, "--key", "old"}}
+	neu := cli{t, []string{"--repo", repoDir, "--keystore", ks, "--key", "new"}}
+	old.ok("init")
+	old.ok("backup", src)
+
+	old.ok("add-key", "--new-key", "new")
+	var keys []struct{ KEKName string }
+	if err := json.Unmarshal([]byte(neu.ok("keys", "--json")), &keys); err != nil || len(keys) != 2 || keys[0].KEKName != "old" || keys[1].KEKName != "new" {
+		t.Fatalf("keys after add-key: %+v %v", keys, err)
+	}
+	if out := neu.ok("remove-key", "old"); !strings.Contains(out, `"old" no longer opens`) {
+		t.Errorf("remove-key output: %q", out)
+	}
+	if rc, _, errs := old.run("", "snapshots"); rc != 1 || !strings.Contains(errs, "wrong key") {
+		t.Errorf("the removed key: exit %d, stderr %q; want 1 and a wrong-key message", rc, errs)
+	}
+	out := filepath.Join(dir, "out")
+	neu.ok("restore", "latest", out)
+	if d := archivetest.Diff(archivetest.MustLines(t, src), archivetest.MustLines(t, out)); d != "" {
+		t.Errorf("restore with the new key differs:\n%s", d)
+	}
+	if rc, _, errs := neu.run("", "remove-key", "new"); rc != 1 || !strings.Contains(errs, "last key") {
+		t.Errorf("removing the last key: exit %d, stderr %q; want 1 and a last-key message", rc, errs)
+	}
+	if rc, _, errs := neu.run("", "remove-key", "old"); rc != 1 || !strings.Contains(errs, "does not open") {
+		t.Errorf("removing an absent key: exit %d, stderr %q", rc, errs)
+	}
+	if rc, _, _ := neu.run("", "add-key"); rc != 2 {
+		t.Errorf("add-key without a key: exit %d, want 2", rc)
+	}
+}

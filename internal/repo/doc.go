@@ -17,7 +17,8 @@
 //     for copying between repositories without recompressing.
 //   - Pack: one storage object holding many sealed blobs and an encrypted
 //     trailer listing them (package pack); named by the BLAKE3-256 of its
-//     bytes; 16 MiB by default.
+//     bytes; 16 MiB by default. Tree blobs are written to packs of their
+//     own (up to 4 MiB), so walking snapshots reads few packs.
 //   - Index: where each blob is (pack, offset, length). Persistent as index
 //     objects in storage (the truth, written by the repository after the
 //     packs they list are durable) and, locally, as memory-mapped sorted
@@ -64,7 +65,8 @@
 // seal blobs directly into reserved slots of the open pack buffer, and
 // Uploads goroutines hash and Put full packs, so compression, encryption
 // and I/O overlap with the caller's chunking and hashing. Backpressure: a
-// bounded job queue and a pool of Uploads+1 pack buffers. Memory of the
+// bounded job queue and a pool of Uploads+1 data pack buffers (plus the
+// open tree pack, at most 4 MiB). Memory of the
 // pipeline ≈ (Uploads+1) × (PackSize + 1 MiB) + 3 × Workers × chunk size —
 // about 75 MB measured for a backup of any size with the defaults.
 // Incompressible data is detected by compressing an 8 KiB sample with the

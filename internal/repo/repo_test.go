@@ -3,7 +3,9 @@ package repo
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -411,5 +413,56 @@ func TestRekey(t *testing.T) {
 	}
 	if _, err := r2.RemoveKey(ctx, "k2"); !errors.Is(err, ErrReadOnly) {
 		t.Errorf("RemoveKey read-only: got %v, want ErrReadOnly", err)
+	}
+}
+
+// TestTreesInTheirOwnPacks: tree blobs saved among data blobs land in packs
+// of their own.
+func TestTreesInTheirOwnPacks(t *testing.T) {
+	ctx := context.Background()
+	r := initRepo(t, newMem(), Options{PackSize: 256 << 10})
+	defer r.Close()
+	var data, trees []ID
+	for i := range 200 {
+		b := make([]byte, 8<<10)
+		rand.Read(b) // incompressible
+
+		id := r.Hash(b)
+		if _, err := r.SaveBlob(ctx, DataBlob, id, b); err != nil {
+			t.Fatal(err)
+		}
+		data = append(data, id)
+		tr := []byte(fmt.Sprintf(`{"tree":%d}`, i))
+		tid := r.Hash(tr)
+		if _, err := r.SaveBlob(ctx, TreeBlob, tid, tr); err != nil {
+			t.Fatal(err)
+		}
+		trees = append(trees, tid)
+	}
+	if err := r.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	packsOf := func(typ BlobType, ids []ID) map[ID]bool {
+		m := map[ID]bool{}
+		for _, id := range ids {
+			l, ok := r.Lookup(typ, id)
+			if !ok {
+				t.Fatalf("%s not indexed", Ref{typ, id})
+			}
+			m[l.Pack] = true
+		}
+		return m
+	}
+	dp, tp := packsOf(DataBlob, data), packsOf(TreeBlob, trees)
+	if len(tp) != 1 {
+		t.Errorf("tree blobs in %d packs, want 1", len(tp))
+	}
+	if len(dp) < 2 {
+		t.Errorf("data blobs in %d packs, want several (256 KiB packs)", len(dp))
+	}
+	for p := range tp {
+		if dp[p] {
+			t.Errorf("pack %s holds both trees and data", p.Short())
+		}
 	}
 }

@@ -18,10 +18,17 @@ import (
 //	slot of the open pack) ──uploads──▶ uploaders (hash, Put) ──▶ pending
 //	index ──▶ index object Put ──▶ Set.Add
 //
-// Backpressure: the jobs channel holds 2×Workers jobs; pack buffers are a
-// pool of Uploads+1, so when uploads lag, workers wait for a buffer and
-// SaveBlob waits on the jobs channel. Memory is bounded by
-// (Uploads+1)×(PackSize+1 MiB) + 3×Workers×(largest blob).
+// Tree blobs and data blobs go to separate open packs, so that the
+// metadata of many snapshots sits in a few packs: walking trees (no-change
+// backups, copies, restores of one file, GC's mark phase) reads a few
+// regions of a few files instead of a small range of every data pack. A
+// tree pack's buffer is allocated outside the pool (it fills slowly, and
+// would otherwise hold a pooled buffer for a whole backup).
+//
+// Backpressure: the jobs channel holds 2×Workers jobs; data pack buffers
+// are a pool of Uploads+1, so when uploads lag, workers wait for a buffer
+// and SaveBlob waits on the jobs channel. Memory is bounded by
+// (Uploads+2)×(PackSize+1 MiB) + 3×Workers×(largest blob).
 
 type jobKind uint8
 
@@ -69,7 +76,7 @@ type saver struct {
 	jobsWG sync.WaitGroup // jobs accepted and not finished
 
 	pmu      sync.Mutex // guards cur, and buffer allocation
-	cur      *packBuf
+	cur      [2]*packBuf // the open pack per stream: data, trees (stream)
 	free     chan *packBuf
 	nbufs    int
 	packCap  int
@@ -304,7 +311,8 @@ func (r *Repository) compress(data []byte, wb *workerBufs) []byte {
 func (s *saver) reserve(key index.Key, n int, raw uint32) (pb *packBuf, dst []byte, roll *packBuf) {
 	s.pmu.Lock()
 	defer s.pmu.Unlock()
-	cur := s.cur
+	k := stream(key.Type)
+	cur := s.cur[k]
 	if cur != nil && len(cur.entries) > 0 &&
 		(len(cur.buf)+n > s.r.opts.PackSize || len(cur.buf)+n > cap(cur.buf) || len(cur.entries) >= maxPackEntries) {
 		roll = cur
@@ -312,13 +320,13 @@ func (s *saver) reserve(key index.Key, n int, raw uint32) (pb *packBuf, dst []by
 		cur = nil
 	}
 	if cur == nil {
-		cur = s.getBuf(n)
+		cur = s.getBuf(k, n)
 	} else if len(cur.buf)+n > cap(cur.buf) {
-		// An empty pooled buffer too small for one huge blob.
+		// An empty buffer too small for one huge blob.
 		s.release(cur)
-		cur = s.getBuf(n)
+		cur = s.getBuf(k, n)
 	}
-	s.cur = cur
+	s.cur[k] = cur
 	off := len(cur.buf)
 	cur.buf = cur.buf[:off+n]
 	cur.entries = append(cur.entries, pack.Entry{Type: key.Type, ID: key.ID, Offset: uint32(off), Length: uint32(n), RawLength: raw})
@@ -326,11 +334,21 @@ func (s *saver) reserve(key index.Key, n int, raw uint32) (pb *packBuf, dst []by
 	return cur, cur.buf[off : off+n : off+n], roll
 }
 
-// getBuf returns an empty pack buffer with room for n bytes, waiting for a
-// free pooled buffer when all are in use (backpressure). Called with pmu.
-func (s *saver) getBuf(n int) *packBuf {
-	if n > s.packCap {
-		return &packBuf{buf: make([]byte, 0, n+n/64+4096)}
+// stream returns the open-pack slot of a blob type: 1 for trees, 0 for the
+// rest.
+func stream(t uint8) int {
+	if BlobType(t) == TreeBlob {
+		return 1
+	}
+	return 0
+}
+
+// getBuf returns an empty pack buffer for stream k with room for n bytes;
+// for data, a pooled one, waiting for a free one when all are in use
+// (backpressure). Called with pmu.
+func (s *saver) getBuf(k, n int) *packBuf {
+	if n > s.packCap || k == 1 {
+		return &packBuf{buf: make([]byte, 0, max(n+n/64+4096, min(s.packCap, 4<<20)))}
 	}
 	select {
 	case b := <-s.free:
@@ -416,16 +434,18 @@ func (s *saver) flush(ctx context.Context) error {
 		return err
 	}
 	s.pmu.Lock()
-	pb := s.cur
-	s.cur = nil
-	if pb != nil && len(pb.entries) > 0 {
-		s.packsWG.Add(1)
-	} else if pb != nil {
-		s.release(pb)
-		pb = nil
+	var open []*packBuf
+	for k, pb := range s.cur {
+		s.cur[k] = nil
+		if pb != nil && len(pb.entries) > 0 {
+			s.packsWG.Add(1)
+			open = append(open, pb)
+		} else if pb != nil {
+			s.release(pb)
+		}
 	}
 	s.pmu.Unlock()
-	if pb != nil {
+	for _, pb := range open {
 		s.finish(pb)
 	}
 	if err := waitCtx(ctx, &s.packsWG); err != nil {
@@ -510,9 +530,11 @@ func (s *saver) close() {
 	close(s.jobs)
 	s.workers.Wait()
 	s.pmu.Lock()
-	if s.cur != nil {
-		s.release(s.cur)
-		s.cur = nil
+	for k, pb := range s.cur {
+		if pb != nil {
+			s.release(pb)
+			s.cur[k] = nil
+		}
 	}
 	s.pmu.Unlock()
 	close(s.uploads)

@@ -75,7 +75,7 @@ type saver struct {
 	jobs   chan *job
 	jobsWG sync.WaitGroup // jobs accepted and not finished
 
-	pmu      sync.Mutex // guards cur, and buffer allocation
+	pmu      sync.Mutex  // guards cur, and buffer allocation
 	cur      [2]*packBuf // the open pack per stream: data, trees (stream)
 	free     chan *packBuf
 	nbufs    int

@@ -163,11 +163,15 @@ func (s *Service) markDirty(k backup.VaultKey) {
 	s.data.gcMu.Unlock()
 }
 
-// queueRemoval schedules the removal of a deleted vault's repository from
-// storage (vault.Manager.Remove) at the next garbage collection run.
+// queueRemoval closes a deleted vault's repository now (its session
+// marker stops being refreshed) and schedules its removal from storage
+// (vault.Manager.Remove) at the next garbage collection run.
 func (s *Service) queueRemoval(v backup.Vault) {
 	if s.data.Vaults == nil {
 		return
+	}
+	if err := s.data.Vaults.Forget(v); err != nil {
+		s.log.LogAttrs(context.Background(), slog.LevelWarn, "closing a deleted vault's repository", slog.String("vault", v.ARN), slog.String("error", err.Error()))
 	}
 	s.data.gcMu.Lock()
 	s.data.removed = append(s.data.removed, v)

@@ -165,6 +165,15 @@ func (s *Service) startCopyJob(ctx context.Context, in *backupapi.StartCopyJobIn
 	if err != nil {
 		return nil, unavailable(err, "the storage of region %s, which holds destination backup vault %s, does not answer (%v); no copy job was started, try again later", dst.Region, dst.Name, err)
 	}
+	// The count and the insert are one step for this server: concurrent
+	// requests cannot all pass the check before any of them is stored.
+	// (Servers sharing one metadata store would need the check inside the
+	// store's transaction.)
+	s.data.copyAdmit.Lock()
+	defer s.data.copyAdmit.Unlock()
+	if err := s.checkCopyLimits(ctx, dst); err != nil {
+		return nil, err
+	}
 
 	now := s.now()
 	j := backup.Job{

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -535,5 +536,41 @@ func TestCopyLifecycle(t *testing.T) {
 		if cold != c.cold || del != c.del {
 			t.Errorf("%s: copy lifecycle cold %d, delete %d; want %d, %d", c.name, cold, del, c.cold, c.del)
 		}
+	}
+}
+
+// TestStartCopyJobLimitUnderConcurrency: concurrent requests cannot all
+// pass the limit check before any of them is stored.
+func TestStartCopyJobLimitUnderConcurrency(t *testing.T) {
+	ctx := context.Background()
+	e := newQueueEnv(t, 1, 1)
+	e.vault(t, "us-east-1", "src")
+	a := e.vault(t, "us-west-2", "va")
+	rp := e.point(t, "src", "00000000-0000-4000-8000-000000000002", domain.RecoveryPointCompleted, nil)
+	cl := e.client("us-east-1")
+	const n = 10
+	errs := make(chan error, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			_, err := cl.StartCopyJob(ctx, copyIn("src", rp, a))
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	accepted, limited := 0, 0
+	for err := range errs {
+		switch {
+		case err == nil:
+			accepted++
+		case errors.As(err, new(*types.LimitExceededException)):
+			limited++
+		default:
+			t.Errorf("StartCopyJob: %v", err)
+		}
+	}
+	if accepted != 1 || limited != n-1 {
+		t.Errorf("%d concurrent copies at region limit 1 and vault allowance 1: %d accepted, %d refused; want 1 and %d", n, accepted, limited, n-1)
 	}
 }

@@ -80,6 +80,9 @@ type dataDeps struct {
 	gcMu    sync.Mutex
 	dirty   map[backup.VaultKey]bool
 	removed []backup.Vault
+
+	// copyAdmit serializes StartCopyJob's limit check with its insert.
+	copyAdmit sync.Mutex
 }
 
 // initData checks d, fills in defaults and registers the job handlers and

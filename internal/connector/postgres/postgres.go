@@ -25,6 +25,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/coffer/coffer/internal/clock"
 	"io"
 	"net/url"
 	"os"
@@ -555,8 +556,12 @@ func (c *Connector) pgRestore(ctx context.Context, t *target, req connector.Rest
 		err error
 	}
 	done := make(chan result, 1)
+	var w io.Writer = pw
+	if req.Progress != nil {
+		w = newFeedProgress(ctx, req, pw)
+	}
 	go func() {
-		n, err := archive.RestoreStream(ctx, req.Repo, req.Snapshot, pw)
+		n, err := archive.RestoreStream(ctx, req.Repo, req.Snapshot, w)
 		pw.CloseWithError(err)
 		done <- result{n, err}
 	}()
@@ -577,4 +582,41 @@ func (c *Connector) pgRestore(ctx context.Context, t *target, req connector.Rest
 		return 0, fmt.Errorf("pg_restore into database %q failed: %s", req.Database, msg)
 	}
 	return res.n, nil
+}
+
+// feedProgress counts the dump bytes fed to pg_restore and reports them
+// through req.Progress at most once a second. pg_restore reads its input
+// as it restores (the pipe holds 64 KiB), so the bytes fed track the
+// restore; the percentage stops at 99 until pg_restore has finished (it
+// still builds indexes and commits after reading the last byte).
+type feedProgress struct {
+	w     io.Writer
+	req   connector.RestoreRequest
+	clk   clock.Clock
+	total int64
+	done  int64
+	last  time.Time
+}
+
+func newFeedProgress(ctx context.Context, req connector.RestoreRequest, w io.Writer) *feedProgress {
+	clk := req.Clock
+	if clk == nil {
+		clk = clock.Real{}
+	}
+	var total int64
+	if n, _, err := archive.StreamNode(ctx, req.Repo, req.Snapshot); err == nil {
+		total = n.Size
+	}
+	return &feedProgress{w: w, req: req, clk: clk, total: total, last: clk.Now()}
+}
+
+func (f *feedProgress) Write(p []byte) (int, error) {
+	n, err := f.w.Write(p)
+	f.done += int64(n)
+	if now := f.clk.Now(); now.Sub(f.last) >= time.Second {
+		f.last = now
+		f.req.Progress(connector.Progress{BytesDone: f.done, BytesTotal: f.total, ItemsDone: 0, ItemsTotal: 1,
+			Percent: min(connector.Percent(f.done, f.total), 99)})
+	}
+	return n, err
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -46,6 +48,21 @@ func TestWithDatabase(t *testing.T) {
 	}
 }
 
+// steppingClock advances 2 s at every reading.
+type steppingClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *steppingClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(2 * time.Second)
+	return c.t
+}
+
+func (c *steppingClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
 func dbExists(t *testing.T, pg *pgtest.Cluster, name string) bool {
 	t.Helper()
 	return pg.QueryString(t, "postgres", "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = '"+name+"')::text") == "true"
@@ -71,10 +88,29 @@ func TestRestoreStagesAndDiscards(t *testing.T) {
 	if err := c.CheckTarget(ctx, req); err != nil {
 		t.Fatalf("CheckTarget of a free name: got %v, want nil", err)
 	}
+	var progress []connector.Progress
+	var mu sync.Mutex
+	req.Clock = &steppingClock{t: time.Unix(0, 0)} // every reading is 2 s later: each write reports
+	req.Progress = func(p connector.Progress) {
+		mu.Lock()
+		progress = append(progress, p)
+		mu.Unlock()
+	}
 	out, err := c.Restore(ctx, req)
 	if err != nil {
 		t.Fatalf("Restore: %v", err)
 	}
+	mu.Lock()
+	if len(progress) == 0 {
+		t.Errorf("Restore reported no progress")
+	}
+	for i, p := range progress {
+		if p.BytesTotal <= 0 || p.BytesDone <= 0 || p.BytesDone > p.BytesTotal || p.Percent > 99 ||
+			(i > 0 && p.BytesDone < progress[i-1].BytesDone) {
+			t.Errorf("progress report %d: %+v (after %+v)", i, p, progress[max(i-1, 0)])
+		}
+	}
+	mu.Unlock()
 	if dbExists(t, pg, req.Staging) {
 		t.Errorf("staging database %s still exists after a successful restore", req.Staging)
 	}

@@ -63,57 +63,47 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		usage(stderr)
 		return 2
 	}
-	if p := os.Getenv("COFFER_CPUPROFILE"); p != "" {
-		stopProfile, err := startCPUProfile(p)
+	for _, r := range recorders {
+		p := os.Getenv(r.env)
+		if p == "" {
+			continue
+		}
+		stop, err := record(p, r.start, r.stop)
 		if err != nil {
-			fmt.Fprintln(stderr, "coffer: COFFER_CPUPROFILE:", err)
+			fmt.Fprintf(stderr, "coffer: %s: %v\n", r.env, err)
 			return 1
 		}
-		defer stopProfile()
-	}
-	if p := os.Getenv("COFFER_TRACE"); p != "" {
-		stopTrace, err := startTrace(p)
-		if err != nil {
-			fmt.Fprintln(stderr, "coffer: COFFER_TRACE:", err)
-			return 1
-		}
-		defer stopTrace()
+		defer stop()
 	}
 	return cmd.run(ctx, args[1:])
 }
 
-// startTrace writes an execution trace of the whole command to path
-// (COFFER_TRACE=FILE; `go tool trace -pprof=sync|syscall|sched FILE` shows
-// where goroutines wait).
-func startTrace(path string) (stop func(), err error) {
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, err
-	}
-	if err := trace.Start(f); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() {
-		trace.Stop()
-		f.Close()
-	}, nil
+// recorders are the diagnostics any command writes when its environment
+// variable names a file: COFFER_CPUPROFILE, a CPU profile of the whole
+// command (coffer-bench api --cpuprofile sets it for the server; by hand
+// for `coffer repo backup`); COFFER_TRACE, an execution trace (`go tool
+// trace -pprof=sync|syscall|sched FILE` shows where goroutines wait).
+var recorders = []struct {
+	env   string
+	start func(io.Writer) error
+	stop  func()
+}{
+	{"COFFER_CPUPROFILE", pprof.StartCPUProfile, pprof.StopCPUProfile},
+	{"COFFER_TRACE", trace.Start, trace.Stop},
 }
 
-// startCPUProfile writes a CPU profile of the whole command to path
-// (COFFER_CPUPROFILE=FILE, for any command: coffer-bench api --cpuprofile
-// sets it for the server; by hand for `coffer repo backup`).
-func startCPUProfile(path string) (stop func(), err error) {
+// record starts writing one recorder's output to path.
+func record(path string, start func(io.Writer) error, stop func()) (func(), error) {
 	f, err := os.Create(path)
 	if err != nil {
 		return nil, err
 	}
-	if err := pprof.StartCPUProfile(f); err != nil {
+	if err := start(f); err != nil {
 		f.Close()
 		return nil, err
 	}
 	return func() {
-		pprof.StopCPUProfile()
+		stop()
 		f.Close()
 	}, nil
 }

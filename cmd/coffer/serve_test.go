@@ -172,3 +172,26 @@ func TestTuneGC(t *testing.T) {
 		t.Errorf("GOGC=150 set: tuneGC changed the GC percent to %d", got)
 	}
 }
+
+// TestRecorders: COFFER_CPUPROFILE and COFFER_TRACE write their files for
+// any command; an unwritable path fails the command before it runs.
+func TestRecorders(t *testing.T) {
+	dir := t.TempDir()
+	prof, tr := filepath.Join(dir, "cpu.prof"), filepath.Join(dir, "trace.out")
+	t.Setenv("COFFER_CPUPROFILE", prof)
+	t.Setenv("COFFER_TRACE", tr)
+	var stderr bytes.Buffer
+	if rc := run(context.Background(), []string{"version"}, &stderr); rc != 0 {
+		t.Fatalf("version with recorders: exit %d: %s", rc, stderr.String())
+	}
+	for _, p := range []string{prof, tr} {
+		if fi, err := os.Stat(p); err != nil || fi.Size() == 0 {
+			t.Errorf("%s: %v (size %v)", p, err, fi)
+		}
+	}
+	t.Setenv("COFFER_TRACE", filepath.Join(dir, "missing", "trace.out"))
+	stderr.Reset()
+	if rc := run(context.Background(), []string{"version"}, &stderr); rc != 1 || !strings.Contains(stderr.String(), "COFFER_TRACE") {
+		t.Errorf("unwritable trace path: exit %d, stderr %q; want 1 naming COFFER_TRACE", rc, stderr.String())
+	}
+}

@@ -95,7 +95,8 @@ type copier struct {
 	// check and the walk share loads).
 	walkMu    sync.Mutex
 	treeSem   chan struct{}
-	treeCache sync.Map // ID → *loadedTree
+	walkers   chan struct{} // bounds the walk's extra goroutines
+	treeCache sync.Map      // ID → *loadedTree
 
 	tasks map[ID]*dataTask
 	list  []*dataTask // tasks in the order the walk found them
@@ -138,6 +139,10 @@ type loadedTree struct {
 // walkConcurrency is the number of tree loads in flight during a copy's
 // walk (cold storage: each is a read, a decryption and a decompression).
 const walkConcurrency = 8
+
+// maxWalkers bounds the goroutines a copy's walk starts (each waits for its
+// subdirectories; beyond the bound, subdirectories are walked inline).
+const maxWalkers = 64
 
 // SourceKey returns the identity of a repository's key used to find
 // translation maps: a keyed hash of a fixed string, equal for repositories
@@ -183,6 +188,7 @@ func CopySnapshot(ctx context.Context, src, dst Repo, snapID ID, opts CopyOption
 	c := &copier{
 		ctx: cctx, cancel: cancel, src: src, dst: dst, opts: opts, log: opts.Logger, srcSnap: snapID,
 		newMap: map[mapKey]ID{}, tasks: map[ID]*dataTask{}, treeSem: make(chan struct{}, walkConcurrency),
+		walkers: make(chan struct{}, maxWalkers),
 	}
 	srcKey := SourceKey(src)
 	c.sameIDs = srcKey == SourceKey(dst)
@@ -244,7 +250,9 @@ func CopySnapshot(ctx context.Context, src, dst Repo, snapID ID, opts CopyOption
 	}
 	c.log.Debug("copy phases", "walk", tWalk.Sub(t0), "data", tData.Sub(tWalk), "trees", tTrees.Sub(tData), "commit", opts.Clock.Now().Sub(tTrees))
 	*stats = c.stats(stats.MapFromParent)
-	stats.MapEntries = int64(len(c.newMap))
+	if !c.sameIDs {
+		stats.MapEntries = int64(len(c.newMap))
+	}
 	if opts.Progress != nil {
 		opts.Progress(*stats)
 	}
@@ -297,15 +305,15 @@ func (c *copier) walk(srcTree ID, path string) *treeTask {
 	if c.identity {
 		tt.raw = lt.raw
 	}
-	var wg sync.WaitGroup
+	var subdirs []int
 	c.walkMu.Lock()
 	for i := range tt.t.Nodes {
 		n := &tt.t.Nodes[i]
-		p := joinPath(path, n.Name)
 		switch n.Type {
 		case tree.Dir:
-			wg.Go(func() { c.walk(n.Subtree, p) })
+			subdirs = append(subdirs, i)
 		case tree.File:
+			p := joinPath(path, n.Name)
 			for _, e := range n.Content {
 				if e.Hole {
 					continue
@@ -320,6 +328,23 @@ func (c *copier) walk(srcTree ID, path string) *treeTask {
 		}
 	}
 	c.walkMu.Unlock()
+	// Subdirectories on new goroutines while walkers are available, in
+	// this one otherwise: the number of goroutines stays bounded however
+	// wide the tree.
+	var wg sync.WaitGroup
+	for _, i := range subdirs {
+		n := &tt.t.Nodes[i]
+		p := joinPath(path, n.Name)
+		select {
+		case c.walkers <- struct{}{}:
+			wg.Go(func() {
+				defer func() { <-c.walkers }()
+				c.walk(n.Subtree, p)
+			})
+		default:
+			c.walk(n.Subtree, p)
+		}
+	}
 	wg.Wait()
 	c.walkMu.Lock()
 	c.order = append(c.order, tt)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -213,5 +214,35 @@ func TestCopyWithinDomainDamagedSource(t *testing.T) {
 	}
 	if b.HasBlob(tree.DataBlob, bad) {
 		t.Errorf("the damaged blob was stored in the destination")
+	}
+}
+
+// TestCopyWideTree copies a tree wider than the walk's goroutine bound
+// (subdirectories then walk inline), within a domain and across keys.
+func TestCopyWideTree(t *testing.T) {
+	ctx := context.Background()
+	src := t.TempDir()
+	for i := range 150 {
+		d := filepath.Join(src, "d"+strconv.Itoa(i), "sub")
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(d, "f"), []byte(strings.Repeat(strconv.Itoa(i), 100)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dom := kek(t, "domain")
+	a, b := newMember(t, dom), newMember(t, dom)
+	other, _ := newLocal(t)
+	res := archivetest.MustBackup(t, a, src, archive.Options{})
+	for _, dst := range []archive.Repo{b, other} {
+		id, st, err := archive.CopySnapshot(ctx, a, dst, res.ID, archive.CopyOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.TreesRead != 301 {
+			t.Errorf("trees read: %d, want 301 (root, 150 directories, 150 subdirectories)", st.TreesRead)
+		}
+		restoreEqual(t, dst, id, src, "wide tree")
 	}
 }

@@ -296,6 +296,33 @@ func (r *Repository) AddKey(ctx context.Context, kek KEK) error {
 	return nil
 }
 
+// StoredRepoIDs returns the repository IDs named by the key objects in st
+// (their plaintext part: no key is needed). A store holds one repository;
+// more than one ID means key objects left by interrupted Inits. For
+// housekeeping that must not need the key, such as removing a deleted
+// repository's local index cache (CacheDir/<ID>).
+func StoredRepoIDs(ctx context.Context, st blob.Store) ([]string, error) {
+	var names []string
+	if err := st.List(ctx, keysPrefix, func(i blob.Info) error { names = append(names, i.Name); return nil }); err != nil {
+		return nil, fmt.Errorf("repo: list keys in %s: %w", st.Location(), err)
+	}
+	var ids []string
+	for _, n := range names {
+		b, err := blob.ReadAll(ctx, st, n)
+		if errors.Is(err, blob.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("repo: read %s: %w", n, err)
+		}
+		var ko keyObject
+		if json.Unmarshal(b, &ko) == nil && ko.Version == 1 && ko.RepoID != "" && !slices.Contains(ids, ko.RepoID) {
+			ids = append(ids, ko.RepoID)
+		}
+	}
+	return ids, nil
+}
+
 // KeyInfo describes one key object of a repository: a copy of its data key
 // wrapped by the named KEK.
 type KeyInfo struct {

@@ -389,6 +389,9 @@ func TestRekey(t *testing.T) {
 	if err != nil || len(keys) != 2 || keys[0].KEKName != "k1" || keys[1].KEKName != "k2" {
 		t.Fatalf("Keys after AddKey: %+v %v, want k1 then k2", keys, err)
 	}
+	if ids, err := StoredRepoIDs(ctx, st); err != nil || len(ids) != 1 || ids[0] != r.RepoID() {
+		t.Errorf("StoredRepoIDs: %v %v, want [%s]", ids, err, r.RepoID())
+	}
 	if n, err := r.RemoveKey(ctx, "k1"); err != nil || n != 1 {
 		t.Fatalf("RemoveKey(k1): %d, %v", n, err)
 	}

@@ -277,12 +277,12 @@ func (m *Manager) Remove(ctx context.Context, v backup.Vault) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	repoID := m.openID(v)
+	repoIDs, err := repo.StoredRepoIDs(ctx, st)
+	if err != nil {
+		return 0, fmt.Errorf("vault %s: %w", v.Name, err)
+	}
 	if err := m.Forget(v); err != nil {
 		m.log.LogAttrs(ctx, slog.LevelWarn, "closing a removed vault's repository", slog.String("vault", v.Name), slog.String("error", err.Error()))
-	}
-	if repoID == "" {
-		repoID = readOnlyID(ctx, st, m.keys, KeyName(v))
 	}
 	var names []string
 	if err := st.List(ctx, "", func(i blob.Info) error { names = append(names, i.Name); return nil }); err != nil {
@@ -303,45 +303,17 @@ func (m *Manager) Remove(ctx context.Context, v backup.Vault) (int, error) {
 			return i, fmt.Errorf("vault %s: delete %s: %w", v.Name, n, err)
 		}
 	}
-	if repoID != "" && m.repoOpts.CacheDir != "" {
-		if err := os.RemoveAll(filepath.Join(m.repoOpts.CacheDir, repoID)); err != nil {
+	for _, id := range repoIDs {
+		if m.repoOpts.CacheDir == "" || id == "" || strings.ContainsAny(id, `/\.`) {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(m.repoOpts.CacheDir, id)); err != nil {
 			m.log.LogAttrs(ctx, slog.LevelWarn, "removing a removed vault's index cache", slog.String("vault", v.Name), slog.String("error", err.Error()))
 		}
 	}
 	m.log.LogAttrs(ctx, slog.LevelInfo, "vault repository removed", slog.String("vault", v.Name),
 		slog.String("region", v.Region), slog.String("location", st.Location()), slog.Int("objects", len(names)))
 	return len(names), nil
-}
-
-// openID returns the repository ID of the vault if its repository is open
-// here, "" otherwise.
-func (m *Manager) openID(v backup.Vault) string {
-	m.mu.Lock()
-	e, ok := m.open[v.Region+"|"+Prefix(v)]
-	m.mu.Unlock()
-	if !ok {
-		return ""
-	}
-	<-e.ready
-	if e.repo == nil {
-		return ""
-	}
-	return e.repo.ID
-}
-
-// readOnlyID opens the repository in st read-only to learn its ID (for its
-// index cache); "" when there is none or it does not open.
-func readOnlyID(ctx context.Context, st blob.Store, keys *repo.Keystore, keyName string) string {
-	kek, err := keys.Get(keyName)
-	if err != nil {
-		return ""
-	}
-	r, err := repo.Open(ctx, st, kek, repo.Options{ReadOnly: true})
-	if err != nil {
-		return ""
-	}
-	defer r.Close()
-	return r.RepoID()
 }
 
 // Forget closes a vault's repository if it is open (after the vault was

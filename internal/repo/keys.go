@@ -302,11 +302,33 @@ func (r *Repository) AddKey(ctx context.Context, kek KEK) error {
 // housekeeping that must not need the key, such as removing a deleted
 // repository's local index cache (CacheDir/<ID>).
 func StoredRepoIDs(ctx context.Context, st blob.Store) ([]string, error) {
+	objs, err := readKeyObjects(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, o := range objs {
+		if !slices.Contains(ids, o.RepoID) {
+			ids = append(ids, o.RepoID)
+		}
+	}
+	return ids, nil
+}
+
+// storedKey is a key object read from the store, with its name.
+type storedKey struct {
+	keyObject
+	name string
+}
+
+// readKeyObjects reads the parseable key objects of st (objects removed
+// meanwhile and unreadable ones are skipped).
+func readKeyObjects(ctx context.Context, st blob.Store) ([]storedKey, error) {
 	var names []string
 	if err := st.List(ctx, keysPrefix, func(i blob.Info) error { names = append(names, i.Name); return nil }); err != nil {
 		return nil, fmt.Errorf("repo: list keys in %s: %w", st.Location(), err)
 	}
-	var ids []string
+	var out []storedKey
 	for _, n := range names {
 		b, err := blob.ReadAll(ctx, st, n)
 		if errors.Is(err, blob.ErrNotFound) {
@@ -316,11 +338,11 @@ func StoredRepoIDs(ctx context.Context, st blob.Store) ([]string, error) {
 			return nil, fmt.Errorf("repo: read %s: %w", n, err)
 		}
 		var ko keyObject
-		if json.Unmarshal(b, &ko) == nil && ko.Version == 1 && ko.RepoID != "" && !slices.Contains(ids, ko.RepoID) {
-			ids = append(ids, ko.RepoID)
+		if json.Unmarshal(b, &ko) == nil && ko.Version == 1 && ko.RepoID != "" {
+			out = append(out, storedKey{keyObject: ko, name: n})
 		}
 	}
-	return ids, nil
+	return out, nil
 }
 
 // KeyInfo describes one key object of a repository: a copy of its data key
@@ -338,24 +360,15 @@ type KeyInfo struct {
 // another repository in the same store are left out), by creation time.
 // It reads only the plaintext parts of the objects.
 func (r *Repository) Keys(ctx context.Context) ([]KeyInfo, error) {
-	var names []string
-	if err := r.st.List(ctx, keysPrefix, func(i blob.Info) error { names = append(names, i.Name); return nil }); err != nil {
-		return nil, fmt.Errorf("repo: list keys: %w", err)
+	objs, err := readKeyObjects(ctx, r.st)
+	if err != nil {
+		return nil, err
 	}
 	var out []KeyInfo
-	for _, n := range names {
-		b, err := blob.ReadAll(ctx, r.st, n)
-		if errors.Is(err, blob.ErrNotFound) {
-			continue
+	for _, o := range objs {
+		if o.RepoID == r.id {
+			out = append(out, KeyInfo{Object: o.name, KEKName: o.KEKName, Created: o.Created})
 		}
-		if err != nil {
-			return nil, fmt.Errorf("repo: read %s: %w", n, err)
-		}
-		var ko keyObject
-		if json.Unmarshal(b, &ko) != nil || ko.Version != 1 || ko.RepoID != r.id {
-			continue
-		}
-		out = append(out, KeyInfo{Object: n, KEKName: ko.KEKName, Created: ko.Created})
 	}
 	slices.SortFunc(out, func(a, b KeyInfo) int { return a.Created.Compare(b.Created) })
 	return out, nil

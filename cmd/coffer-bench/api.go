@@ -177,6 +177,40 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 // startCoffer builds (unless --coffer) and starts `coffer serve` on a free
 // port with a fresh data directory, and reads the endpoint and the
 // generated credentials from its banner.
+// readBanner reads `coffer serve`'s banner from its stdout up to the
+// endpoint line and returns the exported variables (credentials, region,
+// endpoint); the rest of the output is drained in the background.
+func readBanner(stdout io.Reader) map[string]string {
+	env := map[string]string{}
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		if kv, ok := strings.CutPrefix(sc.Text(), "export "); ok {
+			k, v, _ := strings.Cut(kv, "=")
+			env[k] = v
+			if k == "AWS_ENDPOINT_URL" {
+				break
+			}
+		}
+	}
+	go func() { _, _ = io.Copy(io.Discard, stdout) }()
+	return env
+}
+
+// freshWork empties (or creates) a benchmark's work directory; cleanup
+// removes it unless keep.
+func freshWork(work string, keep bool) (cleanup func(), err error) {
+	if err := os.RemoveAll(work); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(work, 0o755); err != nil {
+		return nil, err
+	}
+	if keep {
+		return func() {}, nil
+	}
+	return func() { os.RemoveAll(work) }, nil
+}
+
 func startCoffer(ctx context.Context, f apiBenchFlags, work string, log io.Writer) (apiTarget, func() error, error) {
 	bin := f.cofferPath
 	if bin == "" {
@@ -210,18 +244,7 @@ func startCoffer(ctx context.Context, f apiBenchFlags, work string, log io.Write
 		logFile.Close()
 		return apiTarget{}, nil, err
 	}
-	env := map[string]string{}
-	sc := bufio.NewScanner(stdout)
-	for sc.Scan() {
-		if kv, ok := strings.CutPrefix(sc.Text(), "export "); ok {
-			k, v, _ := strings.Cut(kv, "=")
-			env[k] = v
-			if k == "AWS_ENDPOINT_URL" {
-				break
-			}
-		}
-	}
-	go func() { _, _ = io.Copy(io.Discard, stdout) }()
+	env := readBanner(stdout)
 	stop := func() error {
 		defer logFile.Close()
 		_ = cmd.Process.Signal(syscall.SIGTERM)

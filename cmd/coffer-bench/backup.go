@@ -5,7 +5,6 @@ package main
 // by the engine's own CLI (`coffer repo backup`), side by side.
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -84,15 +83,11 @@ func backupBench(ctx context.Context, f backupBenchFlags, stdout, log io.Writer)
 	if err != nil {
 		return err
 	}
-	if err := os.RemoveAll(work); err != nil {
+	cleanup, err := freshWork(work, f.keep)
+	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(work, 0o755); err != nil {
-		return err
-	}
-	if !f.keep {
-		defer os.RemoveAll(work)
-	}
+	defer cleanup()
 	bin := f.coffer
 	if bin == "" {
 		bin = filepath.Join(work, "coffer")
@@ -271,18 +266,7 @@ func startBBServer(ctx context.Context, bin, work string, fss map[string]string,
 		logf.Close()
 		return nil, err
 	}
-	env := map[string]string{}
-	sc := bufio.NewScanner(stdout)
-	for sc.Scan() {
-		if kv, ok := strings.CutPrefix(sc.Text(), "export "); ok {
-			k, v, _ := strings.Cut(kv, "=")
-			env[k] = v
-			if k == "AWS_ENDPOINT_URL" {
-				break
-			}
-		}
-	}
-	go func() { _, _ = io.Copy(io.Discard, stdout) }()
+	env := readBanner(stdout)
 	s := &bbServer{cmd: cmd, logf: logf}
 	if env["AWS_ENDPOINT_URL"] == "" {
 		_ = s.stop()

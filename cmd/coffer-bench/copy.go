@@ -79,17 +79,12 @@ func runCopyBench(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return 2
 	}
 	work := f.bench.work
-	if err := os.RemoveAll(work); err != nil {
+	cleanup, err := freshWork(work, f.bench.keep)
+	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	if err := os.MkdirAll(work, 0o755); err != nil {
-		fmt.Fprintln(stderr, err)
-		return 1
-	}
-	if !f.bench.keep {
-		defer os.RemoveAll(work)
-	}
+	defer cleanup()
 	if f.diskA == "" {
 		f.diskA = filepath.Join(work, "disk-a")
 	}

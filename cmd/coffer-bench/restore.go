@@ -67,17 +67,12 @@ func runRestoreBench(ctx context.Context, args []string, stdout, stderr io.Write
 		return 2
 	}
 	work := f.bench.work
-	if err := os.RemoveAll(work); err != nil {
+	cleanup, err := freshWork(work, f.bench.keep)
+	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	if err := os.MkdirAll(work, 0o755); err != nil {
-		fmt.Fprintln(stderr, err)
-		return 1
-	}
-	if !f.bench.keep {
-		defer os.RemoveAll(work)
-	}
+	defer cleanup()
 	rep, err := restoreBench(ctx, f, size, work, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "coffer-bench restore:", err)

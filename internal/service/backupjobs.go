@@ -185,10 +185,8 @@ func (s *Service) startBackupJob(ctx context.Context, in *backupapi.StartBackupJ
 	if err != nil {
 		return nil, err
 	}
-	if !created {
-		if stored.Kind != backup.BackupJob || stored.RequestHash != hash {
-			return nil, backup.InvalidRequestf("IdempotencyToken %q was already used within the last %s for backup job %s with different parameters; use a new token for a different request", token, s.data.IdempotencyTTL, stored.ID)
-		}
+	if err := s.checkSubmitted(stored, created, backup.BackupJob, token, hash); err != nil {
+		return nil, err
 	}
 	return startBackupOutput(stored), nil
 }
@@ -259,25 +257,8 @@ func (s *Service) busyResource(ctx context.Context, arn, token, hash string) (ba
 	if token != "" {
 		f := meta.JobFilter{Kinds: []backup.JobKind{backup.BackupJob}, ResourceArn: arn, AccountID: s.account,
 			CreatedAfter: s.now().Add(-s.data.IdempotencyTTL)}
-		p := meta.Page{MaxResults: meta.MaxResultsLimit}
-		for {
-			list, next, err := s.store.ListJobs(ctx, f, p)
-			if err != nil {
-				return backup.Job{}, false, err
-			}
-			for _, j := range list {
-				if j.IdempotencyToken != token {
-					continue
-				}
-				if j.RequestHash != hash {
-					return backup.Job{}, false, backup.InvalidRequestf("IdempotencyToken %q was already used within the last %s for backup job %s with different parameters; use a new token for a different request", token, s.data.IdempotencyTTL, j.ID)
-				}
-				return j, true, nil
-			}
-			if next == "" {
-				break
-			}
-			p.NextToken = next
+		if j, ok, err := s.findRetry(ctx, f, token, hash); ok || err != nil {
+			return j, ok, err
 		}
 	}
 	var states []backup.JobState

@@ -206,8 +206,8 @@ func (s *Service) startCopyJob(ctx context.Context, in *backupapi.StartCopyJobIn
 	if err != nil {
 		return nil, err
 	}
-	if !created && (stored.Kind != backup.CopyJob || stored.RequestHash != hash) {
-		return nil, backup.InvalidRequestf("IdempotencyToken %q was already used within the last %s for %s job %s with different parameters; use a new token for a different request", token, s.data.IdempotencyTTL, kindName(stored.Kind), stored.ID)
+	if err := s.checkSubmitted(stored, created, backup.CopyJob, token, hash); err != nil {
+		return nil, err
 	}
 	return startCopyOutput(stored), nil
 }
@@ -295,26 +295,7 @@ func mergeCopyLifecycle(src, override *backup.Lifecycle, keepSourceRetention boo
 func (s *Service) copyRetry(ctx context.Context, region, rpArn, token, hash string) (backup.Job, bool, error) {
 	f := meta.JobFilter{Kinds: []backup.JobKind{backup.CopyJob}, Region: region, AccountID: s.account, RecoveryPointArn: rpArn,
 		CreatedAfter: s.now().Add(-s.data.IdempotencyTTL)}
-	p := meta.Page{MaxResults: meta.MaxResultsLimit}
-	for {
-		list, next, err := s.store.ListJobs(ctx, f, p)
-		if err != nil {
-			return backup.Job{}, false, err
-		}
-		for _, j := range list {
-			if j.IdempotencyToken != token {
-				continue
-			}
-			if j.RequestHash != hash {
-				return backup.Job{}, false, backup.InvalidRequestf("IdempotencyToken %q was already used within the last %s for copy job %s with different parameters; use a new token for a different request", token, s.data.IdempotencyTTL, j.ID)
-			}
-			return j, true, nil
-		}
-		if next == "" {
-			return backup.Job{}, false, nil
-		}
-		p.NextToken = next
-	}
+	return s.findRetry(ctx, f, token, hash)
 }
 
 // unfinishedCopyStates are the states of a copy job that count towards the
@@ -355,19 +336,6 @@ func (s *Service) copyLimits() (region, vault int) {
 		vault = DefaultCopyJobsPerDestinationVault
 	}
 	return region, vault
-}
-
-// kindName is "backup", "copy" or "restore".
-func kindName(k backup.JobKind) string {
-	switch k {
-	case backup.BackupJob:
-		return "backup"
-	case backup.CopyJob:
-		return "copy"
-	case backup.RestoreJob:
-		return "restore"
-	}
-	return string(k)
 }
 
 // DescribeCopyJob returns every field of a copy job of the call region.

@@ -545,9 +545,8 @@ func (s *Service) startRestoreJob(ctx context.Context, in *backupapi.StartRestor
 	if err != nil {
 		return nil, err
 	}
-	if !created && (stored.Kind != backup.RestoreJob || stored.RequestHash != hash) {
-		return nil, backup.InvalidRequestf("IdempotencyToken %q was already used within the last %s for %s job %s with different parameters; use a new token for a different request",
-			token, s.data.IdempotencyTTL, strings.ToLower(string(stored.Kind)), stored.ID)
+	if err := s.checkSubmitted(stored, created, backup.RestoreJob, token, hash); err != nil {
+		return nil, err
 	}
 	return &backupapi.StartRestoreJobOutput{RestoreJobId: &stored.ID}, nil
 }

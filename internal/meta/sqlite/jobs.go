@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"strconv"
 	"strings"
 	"time"
 
@@ -229,29 +228,9 @@ func (s *Store) ListJobs(ctx context.Context, f meta.JobFilter, p meta.Page) (_ 
 	if ok {
 		w.add("(created_ns < ? OR (created_ns = ? AND id < ?))", cur.T, cur.T, cur.K)
 	}
-	rows, err := s.read(ctx, jobSelect+w.sql()+` ORDER BY created_ns DESC, id DESC LIMIT `+strconv.Itoa(limit+1), w.args...)
-	if err != nil {
-		return nil, "", err
-	}
-	defer closeRows(rows, &err)
-	var out []backup.Job
-	for rows.Next() {
-		j, err := scanJob(rows, nil)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, j)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", dbErr("read", err)
-	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		last := out[limit-1]
-		next = meta.EncodeCursor(meta.Cursor{Scope: "jobs", T: ns(last.CreationDate), K: last.ID})
-	}
-	return out, next, nil
+	return readPage(ctx, s, jobSelect+w.sql()+` ORDER BY created_ns DESC, id DESC`, w.args, limit,
+		func(row scanner) (backup.Job, error) { return scanJob(row, nil) },
+		func(j backup.Job) meta.Cursor { return meta.Cursor{Scope: "jobs", T: ns(j.CreationDate), K: j.ID} })
 }
 
 // CountJobs implements meta.JobStore.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"strconv"
 
 	"github.com/coffer/coffer/internal/backup"
 	"github.com/coffer/coffer/internal/meta"
@@ -194,29 +193,11 @@ func (s *Store) ListRecoveryPoints(ctx context.Context, f meta.RecoveryPointFilt
 	if ok {
 		w.add("(created_ns < ? OR (created_ns = ? AND arn < ?))", cur.T, cur.T, cur.K)
 	}
-	rows, err := s.read(ctx, `SELECT data FROM recovery_points`+w.sql()+` ORDER BY created_ns DESC, arn DESC LIMIT `+strconv.Itoa(limit+1), w.args...)
-	if err != nil {
-		return nil, "", err
-	}
-	defer closeRows(rows, &err)
-	var out []backup.RecoveryPoint
-	for rows.Next() {
-		rp, err := scanPoint(rows, nil)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, rp)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", dbErr("read", err)
-	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		last := out[limit-1]
-		next = meta.EncodeCursor(meta.Cursor{Scope: "recovery-points", T: ns(last.CreationDate), K: last.ARN})
-	}
-	return out, next, nil
+	return readPage(ctx, s, `SELECT data FROM recovery_points`+w.sql()+` ORDER BY created_ns DESC, arn DESC`, w.args, limit,
+		func(row scanner) (backup.RecoveryPoint, error) { return scanPoint(row, nil) },
+		func(rp backup.RecoveryPoint) meta.Cursor {
+			return meta.Cursor{Scope: "recovery-points", T: ns(rp.CreationDate), K: rp.ARN}
+		})
 }
 
 // LatestRecoveryPoint implements meta.RecoveryPointStore.

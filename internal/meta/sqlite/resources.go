@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"strconv"
 
 	"github.com/coffer/coffer/internal/backup"
 	"github.com/coffer/coffer/internal/meta"
@@ -94,32 +93,11 @@ func (s *Store) ListProtectedResources(ctx context.Context, f meta.ProtectedReso
 	if ok {
 		w.add("p.arn > ?", cur.K)
 	}
-	rows, err := s.read(ctx, `SELECT p.data FROM protected_resources p`+w.sql()+` ORDER BY p.arn LIMIT `+strconv.Itoa(limit+1), w.args...)
-	if err != nil {
-		return nil, "", err
-	}
-	defer closeRows(rows, &err)
-	var out []backup.ProtectedResource
-	for rows.Next() {
-		var data string
-		if err := rows.Scan(&data); err != nil {
-			return nil, "", dbErr("read", err)
-		}
-		var pr backup.ProtectedResource
-		if err := decode(data, &pr); err != nil {
-			return nil, "", err
-		}
-		out = append(out, pr)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", dbErr("read", err)
-	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		next = meta.EncodeCursor(meta.Cursor{Scope: "protected-resources", K: out[limit-1].ResourceArn})
-	}
-	return out, next, nil
+	return readPage(ctx, s, `SELECT p.data FROM protected_resources p`+w.sql()+` ORDER BY p.arn`, w.args, limit,
+		scanData[backup.ProtectedResource],
+		func(pr backup.ProtectedResource) meta.Cursor {
+			return meta.Cursor{Scope: "protected-resources", K: pr.ResourceArn}
+		})
 }
 
 func checkResource(r *backup.Resource) error {
@@ -210,32 +188,9 @@ func (s *Store) ListResources(ctx context.Context, f meta.ResourceFilter, p meta
 	if ok {
 		w.add("arn > ?", cur.K)
 	}
-	rows, err := s.read(ctx, `SELECT data FROM resources`+w.sql()+` ORDER BY arn LIMIT `+strconv.Itoa(limit+1), w.args...)
-	if err != nil {
-		return nil, "", err
-	}
-	defer closeRows(rows, &err)
-	var out []backup.Resource
-	for rows.Next() {
-		var data string
-		if err := rows.Scan(&data); err != nil {
-			return nil, "", dbErr("read", err)
-		}
-		var r backup.Resource
-		if err := decode(data, &r); err != nil {
-			return nil, "", err
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", dbErr("read", err)
-	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		next = meta.EncodeCursor(meta.Cursor{Scope: "resources", K: out[limit-1].ARN})
-	}
-	return out, next, nil
+	return readPage(ctx, s, `SELECT data FROM resources`+w.sql()+` ORDER BY arn`, w.args, limit,
+		scanData[backup.Resource],
+		func(r backup.Resource) meta.Cursor { return meta.Cursor{Scope: "resources", K: r.ARN} })
 }
 
 // DeleteResource implements meta.ResourceStore.

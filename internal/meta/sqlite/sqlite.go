@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -741,6 +742,45 @@ func pageArgs(scope string, p meta.Page) (limit int, c meta.Cursor, ok bool, err
 	}
 	c, ok, err = meta.DecodeCursor(scope, p.NextToken)
 	return limit, c, ok, err
+}
+
+// readPage runs query (without its LIMIT, which readPage adds: one row
+// more than limit), scans each row, and returns at most limit items and the
+// cursor of the next page — cursor(last item returned) — or "" when this
+// page is the last.
+func readPage[T any](ctx context.Context, s *Store, query string, args []any, limit int,
+	scan func(scanner) (T, error), cursor func(T) meta.Cursor) (out []T, next string, err error) {
+	rows, err := s.read(ctx, query+` LIMIT `+strconv.Itoa(limit+1), args...)
+	if err != nil {
+		return nil, "", err
+	}
+	defer closeRows(rows, &err)
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", dbErr("read", err)
+	}
+	if len(out) > limit {
+		out = out[:limit]
+		next = meta.EncodeCursor(cursor(out[limit-1]))
+	}
+	return out, next, nil
+}
+
+// scanData scans a row of one column, a record's JSON, and decodes it.
+func scanData[T any](row scanner) (T, error) {
+	var data string
+	var v T
+	if err := row.Scan(&data); err != nil {
+		return v, dbErr("read", err)
+	}
+	err := decode(data, &v)
+	return v, err
 }
 
 func closeRows(rows *sql.Rows, err *error) {

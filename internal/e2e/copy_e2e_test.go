@@ -225,38 +225,55 @@ func packsUnder(dir string) int {
 	return n
 }
 
+// copyInFlight is a copy job of a 96 MiB incompressible tree from vault
+// "prod" (us-east-1) to vault "dr" (us-west-2) that has written data into
+// the destination, on a server started for the test.
+type copyInFlight struct {
+	src, dataDir, cfg string
+	in                *instance
+	rp, drArn, id     string
+	drDir             string // the destination vault's storage
+}
+
+// copyUnderWay backs up a tree generated from seed, starts its copy and
+// returns once the copy has written two packs into the destination (or
+// after a minute).
+func copyUnderWay(t *testing.T, seed int64, fsID string) copyInFlight {
+	t.Helper()
+	c := copyInFlight{src: t.TempDir(), dataDir: t.TempDir()}
+	writeRandomTree(t, c.src, seed, 48, 2<<20) // 96 MiB, incompressible
+	arn := efsARN(fsID)
+	c.cfg = writeConfig(t, t.TempDir(), []declared{{arn: arn, path: c.src}}, "")
+	c.in = startWith(t, c.dataDir, withConfig(c.cfg))
+	east, west := c.in.client("us-east-1"), c.in.client("us-west-2")
+	createVault(t, east, "prod")
+	c.drArn = createVaultIn(t, west, "dr")
+	c.rp = backupDone(t, east, "prod", arn)
+	c.id = startCopy(t, east, "prod", c.rp, c.drArn)
+	waitCopy(t, east, c.id, time.Minute, types.CopyJobStateRunning, types.CopyJobStateCompleted)
+	c.drDir = filepath.Join(c.dataDir, "storage", "us-west-2", "vaults", "dr")
+	deadline := time.Now().Add(time.Minute)
+	for packsUnder(c.drDir) < 2 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	return c
+}
+
 // The server is killed (SIGKILL) in the middle of a copy and restarted:
 // the copy job ends FAILED saying it was interrupted, the destination vault
 // holds no recovery point and its repository no snapshot (only
 // unreferenced data), and a new copy then completes and restores exactly.
 func TestCopyKilledMidway(t *testing.T) {
 	ctx := context.Background()
-	src := t.TempDir()
-	writeRandomTree(t, src, 5, 48, 2<<20) // 96 MiB, incompressible
-	arn := efsARN("fs-0123456789abcdef6")
-	dataDir := t.TempDir()
-	cfg := writeConfig(t, t.TempDir(), []declared{{arn: arn, path: src}}, "")
-	in := startWith(t, dataDir, withConfig(cfg))
-	east, west := in.client("us-east-1"), in.client("us-west-2")
-	createVault(t, east, "prod")
-	drArn := createVaultIn(t, west, "dr")
-	rp := backupDone(t, east, "prod", arn)
-
-	id := startCopy(t, east, "prod", rp, drArn)
-	waitCopy(t, east, id, time.Minute, types.CopyJobStateRunning, types.CopyJobStateCompleted)
-	// Kill once the copy has written data into the destination.
-	drDir := filepath.Join(dataDir, "storage", "us-west-2", "vaults", "dr")
-	deadline := time.Now().Add(time.Minute)
-	for packsUnder(drDir) < 2 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	c := copyUnderWay(t, 5, "fs-0123456789abcdef6")
+	src, dataDir, cfg, in, rp, drArn, id, drDir := c.src, c.dataDir, c.cfg, c.in, c.rp, c.drArn, c.id, c.drDir
 	in.kill(t)
 	if packsUnder(drDir) == 0 {
 		t.Fatalf("the copy wrote no pack before the kill; the test did not kill it midway")
 	}
 
 	in2 := startWith(t, dataDir, withConfig(cfg))
-	east, west = in2.client("us-east-1"), in2.client("us-west-2")
+	east, west := in2.client("us-east-1"), in2.client("us-west-2")
 	j := waitCopy(t, east, id, time.Minute, types.CopyJobStateFailed, types.CopyJobStateCompleted)
 	if j.State == types.CopyJobStateCompleted {
 		t.Skipf("the copy had committed before the kill (%s); nothing to check", aws.ToString(j.StatusMessage))
@@ -285,31 +302,15 @@ func TestCopyKilledMidway(t *testing.T) {
 // and the destination holds exactly one copy, equal to the source.
 func TestCopyRequeuedAtShutdown(t *testing.T) {
 	ctx := context.Background()
-	src := t.TempDir()
-	writeRandomTree(t, src, 6, 48, 2<<20) // 96 MiB, incompressible
-	arn := efsARN("fs-0123456789abcdef8")
-	dataDir := t.TempDir()
-	cfg := writeConfig(t, t.TempDir(), []declared{{arn: arn, path: src}}, "")
-	in := startWith(t, dataDir, withConfig(cfg))
-	east, west := in.client("us-east-1"), in.client("us-west-2")
-	createVault(t, east, "prod")
-	drArn := createVaultIn(t, west, "dr")
-	rp := backupDone(t, east, "prod", arn)
-
-	id := startCopy(t, east, "prod", rp, drArn)
-	waitCopy(t, east, id, time.Minute, types.CopyJobStateRunning, types.CopyJobStateCompleted)
-	drDir := filepath.Join(dataDir, "storage", "us-west-2", "vaults", "dr")
-	deadline := time.Now().Add(time.Minute)
-	for packsUnder(drDir) < 2 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	c := copyUnderWay(t, 6, "fs-0123456789abcdef8")
+	src, dataDir, cfg, in, id := c.src, c.dataDir, c.cfg, c.in, c.id
 	in.stop(t)
 	if !strings.Contains(in.log(), "requeued") {
 		t.Skipf("the copy was not running at the shutdown (it had finished); nothing to check")
 	}
 
 	in2 := startWith(t, dataDir, withConfig(cfg))
-	east, west = in2.client("us-east-1"), in2.client("us-west-2")
+	east, west := in2.client("us-east-1"), in2.client("us-west-2")
 	j := waitCopy(t, east, id, 2*time.Minute, types.CopyJobStateCompleted, types.CopyJobStateFailed)
 	if j.State != types.CopyJobStateCompleted {
 		t.Fatalf("copy after a graceful restart: %s %s, want COMPLETED", j.State, aws.ToString(j.StatusMessage))

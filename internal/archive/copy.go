@@ -58,6 +58,7 @@ type CopyStats struct {
 	BytesCopied   int64 // plaintext bytes stored in the destination
 	BytesDone     int64 // plaintext bytes of content covered so far: read, already there, or mapped (with mapped subtrees)
 	MapEntries    int64 // entries of the translation map written
+	PacksAdopted  int64 // source packs copied whole (PackAdopter); their blobs count in BlobsCopied
 	MapFromParent bool  // an earlier translation map was used
 	// SharedIDs: source and destination name blobs alike (one
 	// deduplication domain); blobs kept their IDs, and BlobsMapped and
@@ -107,6 +108,7 @@ type copier struct {
 		treesRead, treesMapped, treesNew                atomic.Int64
 		blobsRead, blobsMapped, blobsCopied, blobsKnown atomic.Int64
 		bytesRead, bytesCopied, bytesDone               atomic.Int64
+		packsAdopted                                    atomic.Int64
 	}
 	errOnce sync.Once
 	err     error
@@ -257,7 +259,7 @@ func CopySnapshot(ctx context.Context, src, dst Repo, snapID ID, opts CopyOption
 		opts.Progress(*stats)
 	}
 	c.log.Info("snapshot copied", "source", snapID.String(), "destination", newID.String(),
-		"blobs_copied", stats.BlobsCopied, "blobs_mapped", stats.BlobsMapped, "trees_mapped", stats.TreesMapped)
+		"blobs_copied", stats.BlobsCopied, "packs_adopted", stats.PacksAdopted, "blobs_mapped", stats.BlobsMapped, "trees_mapped", stats.TreesMapped)
 	return newID, stats, nil
 }
 
@@ -267,6 +269,7 @@ func (c *copier) stats(fromParent bool) CopyStats {
 		BlobsRead: c.st.blobsRead.Load(), BlobsMapped: c.st.blobsMapped.Load(), BlobsCopied: c.st.blobsCopied.Load(),
 		BlobsKnown: c.st.blobsKnown.Load(), BytesRead: c.st.bytesRead.Load(), BytesCopied: c.st.bytesCopied.Load(),
 		BytesDone:     c.st.bytesDone.Load(),
+		PacksAdopted:  c.st.packsAdopted.Load(),
 		MapFromParent: fromParent,
 		SharedIDs:     c.sameIDs,
 	}
@@ -528,8 +531,16 @@ func (c *copier) copyData() {
 			return false
 		}
 	}
+	ad, adoptOK := c.src.(PackAdopter)
+	adoptOK = adoptOK && c.sameIDs
 feed:
-	for _, pr := range runs {
+	for i, pr := range runs {
+		if adoptOK {
+			if !send(func() error { return c.adoptPack(ad, rc, locsOf[i], tasksOf[i], pr) }) {
+				break
+			}
+			continue
+		}
 		for _, r := range pr {
 			if !send(func() error { return c.copyRun(rc, r) }) {
 				break feed
@@ -632,6 +643,39 @@ func (c *copier) copyRun(rc RawCopier, r packRun) error {
 			continue
 		}
 		if err := c.copyOne(task); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// adoptPack moves one source pack's blobs by adopting the whole pack
+// (PackAdopter) when they are all it holds; otherwise, or when adopting
+// fails other than by cancellation, it moves them run by run, which names
+// a damaged blob and its file.
+func (c *copier) adoptPack(ad PackAdopter, rc RawCopier, locs []BlobLocation, tasks []*dataTask, runs []packRun) error {
+	ok, err := ad.AdoptPackTo(c.ctx, c.dst, locs[0].Pack, locs)
+	if ok {
+		for _, task := range tasks {
+			task.dst = task.src
+			c.st.blobsRead.Add(1)
+			c.st.bytesRead.Add(task.length)
+			c.st.blobsCopied.Add(1)
+			c.st.bytesCopied.Add(task.length)
+			c.st.bytesDone.Add(task.length)
+		}
+		c.st.packsAdopted.Add(1)
+		c.maybeProgress()
+		return nil
+	}
+	if err != nil {
+		if cerr := c.ctx.Err(); cerr != nil {
+			return cerr
+		}
+		c.log.Debug("adopting a pack failed; moving its blobs one run at a time", "pack", locs[0].Pack.Short(), "err", err)
+	}
+	for _, r := range runs {
+		if err := c.copyRun(rc, r); err != nil {
 			return err
 		}
 	}

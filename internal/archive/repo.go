@@ -138,6 +138,20 @@ type StoredCopier interface {
 	SaveStoredTo(ctx context.Context, dst Repo, t BlobType, id ID, raw any) (known bool, err error)
 }
 
+// PackAdopter is an optional capability of a StoredCopier: copying a whole
+// pack, every blob of which the destination lacks, without touching its
+// sealed blobs (the destination writes its own header and trailer around
+// the same bytes). CopySnapshot uses it when source and destination share
+// their IDs.
+type PackAdopter interface {
+	// AdoptPackTo copies pack into dst if blobs (all with that Pack, as
+	// returned by Lookup) are every blob it holds. ok is false, with
+	// nothing written, when they are not; an error (damage, dst failing)
+	// also writes nothing, and the caller may move the blobs one by one
+	// to find out which is damaged.
+	AdoptPackTo(ctx context.Context, dst Repo, pack ID, blobs []BlobLocation) (ok bool, err error)
+}
+
 // Sentinel errors.
 var (
 	// ErrBlobNotFound: a referenced blob is not in the repository.

@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/coffer/coffer/internal/blob"
+	"github.com/coffer/coffer/internal/repo/crypto"
 	"github.com/coffer/coffer/internal/repo/index"
 	"github.com/coffer/coffer/internal/repo/pack"
 	"golang.org/x/sync/errgroup"
@@ -39,6 +40,7 @@ const (
 	PackUnreadable  ProblemKind = "pack-unreadable"  // reading a pack failed
 	PackHash        ProblemKind = "pack-hash"        // a pack's content does not match its name
 	PackTrailer     ProblemKind = "pack-trailer"     // a pack's trailer is damaged
+	PackHeader      ProblemKind = "pack-header"      // a pack's header (its sealed key) is damaged: none of its blobs opens
 	BlobCorrupt     ProblemKind = "blob-corrupt"     // a blob fails authentication, decompression or its ID
 	BlobMissing     ProblemKind = "blob-missing"     // a snapshot references a blob absent from the index
 	BlobDamaged     ProblemKind = "blob-damaged"     // a snapshot references a blob that is damaged or in a damaged pack
@@ -319,6 +321,20 @@ func (c *checker) readPack(ctx context.Context, p int) error {
 		c.problem(Problem{Kind: PackTrailer, Pack: idp(id), Detail: terr.Error()})
 		entries = c.indexEntriesOf(p) // check the blobs the index knows
 	}
+	var hdrErr error
+	var pa *crypto.AEAD
+	if len(data) < pack.HeaderSize {
+		hdrErr = fmt.Errorf("%w: %d bytes", errTruncated, len(data))
+	} else if pa, hdrErr = r.openPackHeader(id, data[:pack.HeaderSize]); hdrErr != nil {
+		var ce *CorruptError
+		if errors.As(hdrErr, &ce) {
+			hdrErr = ce.Err
+		}
+	}
+	if hdrErr != nil {
+		c.problem(Problem{Kind: PackHeader, Pack: idp(id), Detail: hdrErr.Error()})
+		hdrErr = fmt.Errorf("the pack's header is damaged: %w", hdrErr)
+	}
 	var plain []byte
 	for _, e := range entries {
 		ref := Ref{BlobType(e.Type), e.ID}
@@ -330,7 +346,9 @@ func (c *checker) readPack(ctx context.Context, p int) error {
 		var why error
 		if end := int64(e.Offset) + int64(e.Length); end > int64(len(data)) {
 			why = fmt.Errorf("%w: blob ends at %d, pack has %d bytes", errTruncated, end, len(data))
-		} else if payload, err := r.openBlob(loc, data[e.Offset:end], nil); err != nil {
+		} else if hdrErr != nil {
+			why = hdrErr
+		} else if payload, err := r.openBlob(pa, loc, data[e.Offset:end], nil); err != nil {
 			why = err
 		} else if plain, err = r.decode(loc, payload, plain); err != nil {
 			why = err

@@ -196,3 +196,48 @@ func TestRebuildIndex(t *testing.T) {
 		t.Fatalf("check after full rebuild: %v", c.Error())
 	}
 }
+
+// A damaged pack header (the sealed pack key) makes every blob of that pack
+// unreadable: a load names the pack, check reports the header and each
+// blob, and the other packs still load.
+func TestDamagedPackHeaderIsNamed(t *testing.T) {
+	ctx := context.Background()
+	st := newMem()
+	opts := Options{PackSize: 64 << 10, Workers: 2}
+	r := initRepo(t, st, opts)
+	blobs := [][]byte{randData(1, 40<<10), randData(2, 40<<10)}
+	snap, refs := writeSnapshot(t, r, blobs, nil)
+	hit, ok := r.Lookup(DataBlob, refs[0].ID)
+	other, ok2 := r.Lookup(DataBlob, refs[1].ID)
+	if !ok || !ok2 || hit.Pack == other.Pack {
+		t.Fatal("test needs the two blobs indexed in different packs")
+	}
+	r.Close()
+	rewrite(t, st, pack.Name(hit.Pack), func(b []byte) []byte { b[pack.HeaderSize/2] ^= 1; return b })
+
+	r = openRepo(t, st, opts) // a fresh key cache: the header is read
+	defer r.Close()
+	_, err := r.LoadBlob(ctx, DataBlob, hit.ID, nil)
+	var ce *CorruptError
+	if !errors.As(err, &ce) || ce.Pack != hit.Pack || !strings.Contains(err.Error(), hit.Pack.String()) {
+		t.Fatalf("load from a pack with a damaged header: got %v, want a *CorruptError naming pack %s", err, hit.Pack.Short())
+	}
+	if _, err := r.LoadBlob(ctx, DataBlob, other.ID, nil); err != nil {
+		t.Fatalf("blob of an intact pack: %v", err)
+	}
+	full := mustCheck(t, r, true)
+	for _, want := range []struct {
+		kind ProblemKind
+		blob *ID
+		snap *ID
+	}{{PackHeader, nil, nil}, {BlobCorrupt, &hit.ID, nil}, {BlobDamaged, &hit.ID, &snap}} {
+		if !findProblem(full, want.kind, &hit.Pack, want.blob, want.snap) {
+			t.Errorf("full check: no %s problem for pack %s; got:\n%v", want.kind, hit.Pack.Short(), full.Problems)
+		}
+	}
+	for _, p := range full.Problems {
+		if p.Pack != nil && *p.Pack == other.Pack {
+			t.Errorf("full check blames the intact pack: %v", p)
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/coffer/coffer/internal/blob"
+	"github.com/coffer/coffer/internal/repo/crypto"
 	"github.com/coffer/coffer/internal/repo/index"
 	"github.com/coffer/coffer/internal/repo/pack"
 	"golang.org/x/sync/errgroup"
@@ -661,29 +662,38 @@ func (r *Repository) repackOne(ctx context.Context, packID ID, blobs []BlobLocat
 	for _, b := range blobs {
 		hi = max(hi, b.Offset+b.Length)
 	}
-	// One read per pack; the live blobs are copied sealed, after being
-	// authenticated, so repacking never re-encrypts or propagates damage.
+	// One read per pack; every live blob is authenticated before any is
+	// queued, so a damaged pack is left alone rather than half-repacked.
+	// The payloads are sealed again under the new pack's key (never
+	// recompressed).
+	pa, err := r.packAEAD(ctx, packID)
 	data := make([]byte, hi-lo)
-	if err := r.readRange(ctx, packID, lo, data); err != nil {
-		if err := readError(packID, nil, err); errors.Is(err, ErrCorrupt) {
-			r.log.Error("gc: not repacking a damaged pack", "pack", packID, "err", err)
-			return false, nil
-		} else {
-			return false, err
+	if err == nil {
+		if err = r.readRange(ctx, packID, lo, data); err != nil {
+			err = readError(packID, nil, err)
 		}
 	}
-	for _, b := range blobs {
-		sealed := data[b.Offset-lo : b.Offset-lo+b.Length]
-		if _, err := r.openBlob(b, sealed, nil); err != nil {
+	if err != nil {
+		if errors.Is(err, ErrCorrupt) {
 			r.log.Error("gc: not repacking a damaged pack", "pack", packID, "err", err)
 			return false, nil
 		}
+		return false, err
 	}
-	for _, b := range blobs {
+	payloads := make([][]byte, len(blobs))
+	for i, b := range blobs {
 		sealed := data[b.Offset-lo : b.Offset-lo+b.Length]
+		p, err := r.openBlob(pa, b, sealed, sealed[crypto.NonceSize:crypto.NonceSize])
+		if err != nil {
+			r.log.Error("gc: not repacking a damaged pack", "pack", packID, "err", err)
+			return false, nil
+		}
+		payloads[i] = p
+	}
+	for i, b := range blobs {
 		key := index.Key{ID: b.ID, Type: uint8(b.Type)}
 		_, err := r.saver.enqueue(ctx, key, func() *job {
-			return &job{kind: jobSealed, data: sealed, raw: uint32(b.RawLength)}
+			return &job{kind: jobPayload, data: payloads[i], raw: uint32(b.RawLength)}
 		}, false)
 		if err != nil {
 			return false, err

@@ -118,15 +118,22 @@ func (r *Repository) readSealed(ctx context.Context, loc BlobLocation, pooled bo
 	} else {
 		sealed = make([]byte, loc.Length)
 	}
-	if err := r.readRange(ctx, loc.Pack, loc.Offset, sealed); err != nil {
+	pa, err := r.packAEAD(ctx, loc.Pack)
+	if err == nil {
+		err = r.readRange(ctx, loc.Pack, loc.Offset, sealed)
+		if err != nil {
+			err = readError(loc.Pack, &Ref{loc.Type, loc.ID}, err)
+		}
+	}
+	if err != nil {
 		if pooled {
 			putBuf(sealed)
 		}
-		return nil, nil, readError(loc.Pack, &Ref{loc.Type, loc.ID}, err)
+		return nil, nil, err
 	}
 	// Open in place: the plaintext starts NonceSize bytes in and is
 	// written over the ciphertext (allowed: exact overlap).
-	p, err := r.openBlob(loc, sealed, sealed[crypto.NonceSize:crypto.NonceSize])
+	p, err := r.openBlob(pa, loc, sealed, sealed[crypto.NonceSize:crypto.NonceSize])
 	if err != nil {
 		if pooled {
 			putBuf(sealed)
@@ -171,11 +178,11 @@ func (r *Repository) readRange(ctx context.Context, packID ID, off int64, dst []
 	return nil
 }
 
-// openBlob authenticates a sealed blob and returns its payload (flag +
-// body), appended to dst.
-func (r *Repository) openBlob(loc BlobLocation, sealed, dst []byte) ([]byte, error) {
+// openBlob authenticates a sealed blob with its pack's key pa and returns
+// its payload (flag + body), appended to dst.
+func (r *Repository) openBlob(pa *crypto.AEAD, loc BlobLocation, sealed, dst []byte) ([]byte, error) {
 	var ad [33]byte
-	p, err := r.aead.Open(dst, sealed, pack.BlobAD(ad[:0], uint8(loc.Type), loc.ID))
+	p, err := pa.Open(dst, sealed, pack.BlobAD(ad[:0], uint8(loc.Type), loc.ID))
 	if err != nil || len(p) < 1 {
 		ref := Ref{loc.Type, loc.ID}
 		if err == nil {
@@ -247,6 +254,10 @@ func readPackRange[T any](ctx context.Context, r *Repository, packID ID, blobs [
 		}
 		hi = max(hi, b.Offset+b.Length)
 	}
+	pa, err := r.packAEAD(ctx, packID)
+	if err != nil {
+		return err
+	}
 	rc, err := r.st.Get(ctx, pack.Name(packID), lo, hi-lo)
 	if err != nil {
 		return readError(packID, nil, err)
@@ -280,7 +291,7 @@ func readPackRange[T any](ctx context.Context, r *Repository, packID ID, blobs [
 			}
 			pos = b.Offset + b.Length
 			// Open in place: the payload is written over the ciphertext.
-			p, err = r.openBlob(b, sealed, sealed[crypto.NonceSize:crypto.NonceSize])
+			p, err = r.openBlob(pa, b, sealed, sealed[crypto.NonceSize:crypto.NonceSize])
 		}
 		var v T
 		if err == nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -467,5 +468,26 @@ func TestTreesInTheirOwnPacks(t *testing.T) {
 		if dp[p] {
 			t.Errorf("pack %s holds both trees and data", p.Short())
 		}
+	}
+}
+
+// A repository of another format version is refused with a message naming
+// both versions, not misread.
+func TestOtherFormatVersionRefused(t *testing.T) {
+	st := newMem()
+	r := initRepo(t, st, smallOpts())
+	cfg := r.cfg
+	cfg.Version = 1
+	plain, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Put(context.Background(), configName, r.sealMeta("config", plain)); err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	_, err = Open(context.Background(), st, testKEK(t, "k1"), smallOpts())
+	if !errors.Is(err, ErrUnsupportedFormat) || !strings.Contains(err.Error(), "version 1") || !strings.Contains(err.Error(), fmt.Sprintf("version %d", formatVersion)) {
+		t.Fatalf("open of a version 1 repository: got %v, want ErrUnsupportedFormat naming both versions", err)
 	}
 }

@@ -145,7 +145,7 @@ const (
 	sessionPrefix   = "sessions/"
 	gcPlanPrefix    = "gc/"
 	gcLockName      = "locks/gc"
-	formatVersion   = 1
+	formatVersion   = 2 // 2: packs carry their own key (pack.HeaderSize-byte header)
 	metaADPrefix    = "coffer meta v1\x00"
 	snapshotIDLabel = "coffer snapshot id v1\x00"
 	indexIDLabel    = "coffer index id v1\x00"
@@ -159,24 +159,25 @@ type Repository struct {
 	log  *slog.Logger
 	clk  clock.Clock
 
-	id      string
-	cfg     config
-	dataKey []byte
-	keys    crypto.Subkeys
-	aead    *crypto.AEAD
-	hasher  *crypto.Hasher
-	enc     *zstd.Encoder
-	sample  *zstd.Encoder
-	dec     *zstd.Decoder
-	idx     *index.Set
-	saver   *saver
-	sess    *session
-	syncMu  sync.Mutex // serializes index syncs
-	bg      context.Context
-	stop    context.CancelFunc
-	wg      sync.WaitGroup
-	closed  atomic.Bool
-	closeMu sync.Mutex
+	id       string
+	cfg      config
+	dataKey  []byte
+	keys     crypto.Subkeys
+	aead     *crypto.AEAD // the repository's key: metadata, pack headers and trailers
+	packKeys packKeys     // opened keys of packs read or written lately
+	hasher   *crypto.Hasher
+	enc      *zstd.Encoder
+	sample   *zstd.Encoder
+	dec      *zstd.Decoder
+	idx      *index.Set
+	saver    *saver
+	sess     *session
+	syncMu   sync.Mutex // serializes index syncs
+	bg       context.Context
+	stop     context.CancelFunc
+	wg       sync.WaitGroup
+	closed   atomic.Bool
+	closeMu  sync.Mutex
 }
 
 // Init creates a repository in an empty store: a random data key wrapped by
@@ -267,8 +268,12 @@ func Open(ctx context.Context, st blob.Store, kek KEK, opts Options) (*Repositor
 		if err != nil {
 			continue // a key object left by an interrupted Init
 		}
-		if err := json.Unmarshal(plain, &r.cfg); err != nil || r.cfg.Version != formatVersion || r.cfg.RepoID != c.repoID {
-			return nil, fmt.Errorf("%w: config of %s does not parse or has version %d", ErrCorrupt, st.Location(), r.cfg.Version)
+		if err := json.Unmarshal(plain, &r.cfg); err != nil || r.cfg.RepoID != c.repoID {
+			return nil, fmt.Errorf("%w: config of %s does not parse", ErrCorrupt, st.Location())
+		}
+		if r.cfg.Version != formatVersion {
+			return nil, fmt.Errorf("%w: %s has format version %d; this Coffer reads version %d only (back it up again, or restore it with the Coffer that wrote it)",
+				ErrUnsupportedFormat, st.Location(), r.cfg.Version, formatVersion)
 		}
 		switch len(r.cfg.IDKey) {
 		case 0:

@@ -35,7 +35,6 @@ type jobKind uint8
 const (
 	jobPlain   jobKind = iota // data[1:] is plaintext, data[0] free for the flag
 	jobPayload                // data is a payload (flag + body), to seal
-	jobSealed                 // data is a sealed blob, to copy verbatim (repack)
 )
 
 type job struct {
@@ -47,12 +46,23 @@ type job struct {
 }
 
 // packBuf is a pack being filled. Workers reserve slots under saver.pmu and
-// fill them concurrently; wg counts unfilled slots.
+// fill them concurrently; wg counts unfilled slots. buf starts with room
+// for the header, which finish writes.
 type packBuf struct {
 	buf     []byte
 	entries []pack.Entry
 	wg      sync.WaitGroup
 	pooled  bool
+	key     [crypto.KeySize]byte // the pack key, random per pack
+	aead    *crypto.AEAD         // of key
+}
+
+// start makes pb an empty pack under a fresh random key.
+func (pb *packBuf) start() {
+	pb.key = crypto.RandomKey()
+	pb.aead, _ = crypto.NewAEAD(pb.key[:]) // cannot fail: the key has KeySize bytes
+	pb.buf = pb.buf[:pack.HeaderSize]
+	pb.entries = pb.entries[:0]
 }
 
 type uploaded struct {
@@ -253,17 +263,9 @@ func (s *saver) process(j *job, wb *workerBufs) {
 	default:
 		payload = j.data
 	}
-	n := len(payload) + crypto.Overhead
-	if j.kind == jobSealed {
-		n = len(j.data)
-	}
-	pb, dst, roll := s.reserve(j.key, n, j.raw)
-	if j.kind == jobSealed {
-		copy(dst, j.data)
-	} else {
-		var ad [33]byte
-		r.aead.Seal(dst[:0], payload, pack.BlobAD(ad[:0], j.key.Type, j.key.ID))
-	}
+	pb, dst, roll := s.reserve(j.key, len(payload)+crypto.Overhead, j.raw)
+	var ad [33]byte
+	pb.aead.Seal(dst[:0], payload, pack.BlobAD(ad[:0], j.key.Type, j.key.ID))
 	pb.wg.Done()
 	if j.pool {
 		putBuf(j.data)
@@ -321,10 +323,12 @@ func (s *saver) reserve(key index.Key, n int, raw uint32) (pb *packBuf, dst []by
 	}
 	if cur == nil {
 		cur = s.getBuf(k, n)
+		cur.start()
 	} else if len(cur.buf)+n > cap(cur.buf) {
 		// An empty buffer too small for one huge blob.
 		s.release(cur)
 		cur = s.getBuf(k, n)
+		cur.start()
 	}
 	s.cur[k] = cur
 	off := len(cur.buf)
@@ -347,8 +351,8 @@ func stream(t uint8) int {
 // for data, a pooled one, waiting for a free one when all are in use
 // (backpressure). Called with pmu.
 func (s *saver) getBuf(k, n int) *packBuf {
-	if n > s.packCap || k == 1 {
-		return &packBuf{buf: make([]byte, 0, max(n+n/64+4096, min(s.packCap, 4<<20)))}
+	if n+pack.HeaderSize > s.packCap || k == 1 {
+		return &packBuf{buf: make([]byte, 0, max(pack.HeaderSize+n+n/64+4096, min(s.packCap, 4<<20)))}
 	}
 	select {
 	case b := <-s.free:
@@ -371,10 +375,11 @@ func (s *saver) release(pb *packBuf) {
 	s.free <- pb
 }
 
-// finish waits for the pack's slots to be filled, appends the trailer and
-// hands the pack to an uploader.
+// finish waits for the pack's slots to be filled, writes the header,
+// appends the trailer and hands the pack to an uploader.
 func (s *saver) finish(pb *packBuf) {
 	pb.wg.Wait()
+	pack.SealHeader(s.r.aead, pb.buf[:pack.HeaderSize], pb.key)
 	pb.buf = pack.AppendTrailer(s.r.aead, pb.buf, pb.entries)
 	s.uploads <- pb
 }
@@ -392,6 +397,9 @@ func (s *saver) upload(pb *packBuf) {
 	size := int64(len(pb.buf))
 	entries := append([]pack.Entry(nil), pb.entries...)
 	err := r.st.Put(r.bg, pack.Name(id), pb.buf)
+	if err == nil {
+		r.packKeys.put(id, pb.aead)
+	}
 	s.release(pb)
 	if err != nil && r.bg.Err() != nil {
 		return // closing: unflushed data is discarded
@@ -400,9 +408,16 @@ func (s *saver) upload(pb *packBuf) {
 		s.fail(fmt.Errorf("upload pack %s: %w", id.Short(), err))
 		return
 	}
+	s.addUploaded(uploaded{id: id, size: size, entries: entries})
+}
+
+// addUploaded queues a durable pack for the next index object, writing one
+// at once when many packs wait.
+func (s *saver) addUploaded(u uploaded) {
+	r := s.r
 	s.mu.Lock()
-	s.pending = append(s.pending, uploaded{id: id, size: size, entries: entries})
-	s.pendingN += len(entries)
+	s.pending = append(s.pending, u)
+	s.pendingN += len(u.entries)
 	many := len(s.pending) >= 64 || s.pendingN >= index.MaxObjectEntries/2
 	s.mu.Unlock()
 	if many {

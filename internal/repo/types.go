@@ -136,6 +136,9 @@ var (
 	// ErrCorrupt: stored data failed authentication or does not parse.
 	// Blob-level damage is reported as *CorruptError, which wraps it.
 	ErrCorrupt = errors.New("repo: corrupt data")
+	// ErrUnsupportedFormat: the repository was written in a format version
+	// this build does not read.
+	ErrUnsupportedFormat = errors.New("repo: unsupported repository format")
 	// ErrLastKey: RemoveKey would leave the repository with no key object
 	// (its data would be lost).
 	ErrLastKey = errors.New("repo: the repository's last key cannot be removed")

@@ -1,16 +1,19 @@
 package repoadapt
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 
 	"github.com/coffer/coffer/internal/archive"
 	"github.com/coffer/coffer/internal/archive/tree"
 	"github.com/coffer/coffer/internal/repo"
 	"github.com/coffer/coffer/internal/repo/chunker"
+	"github.com/coffer/coffer/internal/repo/pack"
 )
 
 // Adapter is an archive.Repo over a *repo.Repository.
@@ -24,6 +27,7 @@ var (
 	_ archive.Repo         = (*Adapter)(nil)
 	_ archive.RawCopier    = (*Adapter)(nil)
 	_ archive.StoredCopier = (*Adapter)(nil)
+	_ archive.PackAdopter  = (*Adapter)(nil)
 )
 
 // New wraps r.
@@ -205,14 +209,14 @@ func (a *Adapter) LoadRaw(ctx context.Context, t archive.BlobType, id archive.ID
 // SaveRawTo stores a blob from LoadRaw in dst, re-encrypted but not
 // recompressed when dst is an Adapter.
 func (a *Adapter) SaveRawTo(ctx context.Context, dst archive.Repo, t archive.BlobType, dstID archive.ID, raw any, plain []byte) (bool, error) {
-	d, ok := dst.(*Adapter)
+	d, ok := repositoryOf(dst)
 	rb, ok2 := raw.(repo.RawBlob)
 	if !ok || !ok2 {
 		return dst.SaveBlob(ctx, t, dstID, plain)
 	}
 	rb.Verified = true // dstID is dst.Hash(plain), computed by the caller
 	rb.Length = int64(len(plain))
-	return d.R.SaveBlobRaw(ctx, repo.BlobType(t), repo.ID(dstID), rb)
+	return d.SaveBlobRaw(ctx, repo.BlobType(t), repo.ID(dstID), rb)
 }
 
 // ReadPackStored reads blobs of one pack as stored, with one ranged read,
@@ -238,7 +242,7 @@ func (a *Adapter) SaveStoredTo(ctx context.Context, dst archive.Repo, t archive.
 	if !ok {
 		return false, fmt.Errorf("%s blob %s: not read by ReadPackStored", t, id)
 	}
-	d, ok := dst.(*Adapter)
+	d, ok := repositoryOf(dst)
 	if !ok {
 		plain, err := a.R.DecodeRaw(rb, nil)
 		if err != nil {
@@ -247,7 +251,50 @@ func (a *Adapter) SaveStoredTo(ctx context.Context, dst archive.Repo, t archive.
 		return dst.SaveBlob(ctx, t, id, plain)
 	}
 	rb.Verified = true
-	return d.R.SaveBlobRaw(ctx, repo.BlobType(t), repo.ID(id), rb)
+	return d.SaveBlobRaw(ctx, repo.BlobType(t), repo.ID(id), rb)
+}
+
+// AdoptPackTo copies a whole pack to dst with repo.AdoptPack when blobs
+// fill it: they must lie end to end from the first blob's offset (checked
+// before any read); the pack's trailer then decides, and a pack holding
+// other blobs too is declined.
+func (a *Adapter) AdoptPackTo(ctx context.Context, dst archive.Repo, p archive.ID, blobs []archive.BlobLocation) (bool, error) {
+	d, ok := repositoryOf(dst)
+	if !ok || len(blobs) == 0 {
+		return false, nil
+	}
+	locs := slices.Clone(blobs)
+	slices.SortFunc(locs, func(x, y archive.BlobLocation) int { return cmp.Compare(x.Offset, y.Offset) })
+	if locs[0].Offset != pack.HeaderSize {
+		return false, nil
+	}
+	want := make(map[archive.ID]bool, len(locs))
+	for i, l := range locs {
+		if l.Pack != p || (i > 0 && l.Offset != locs[i-1].Offset+locs[i-1].Length) {
+			return false, nil
+		}
+		want[l.ID] = true
+	}
+	_, err := d.AdoptPack(ctx, a.R, repo.ID(p), func(t repo.BlobType, id repo.ID) bool {
+		return t == repo.DataBlob && want[archive.ID(id)]
+	})
+	if errors.Is(err, repo.ErrNotAdoptable) {
+		return false, nil
+	}
+	return err == nil, translate(err)
+}
+
+// Repository returns the wrapped repository; types that embed an Adapter
+// inherit it, so they are recognised as one by repositoryOf.
+func (a *Adapter) Repository() *repo.Repository { return a.R }
+
+// repositoryOf returns the repository behind an Adapter (or a type
+// embedding one).
+func repositoryOf(r archive.Repo) (*repo.Repository, bool) {
+	if w, ok := r.(interface{ Repository() *repo.Repository }); ok {
+		return w.Repository(), true
+	}
+	return nil, false
 }
 
 // locations looks up the repository locations of blobs.

@@ -3,18 +3,32 @@
 // a pack describes itself and storage alone suffices to rebuild the index.
 //
 // Vocabulary:
-//   - Pack: one storage object, named "packs/<first 2 hex>/<hex>" after the
-//     unkeyed BLAKE3-256 of its bytes (anyone can check a pack's integrity
-//     without the key; two writers never produce the same name).
-//   - Sealed blob: crypto.AEAD sealing of the payload, with the blob's type and
-//     ID as associated data, so a blob cannot be swapped for another.
+//   - Pack: one storage object, named "packs/<first 2 hex>/<hex>" after its
+//     ID, an unkeyed BLAKE3 of its header, of the BLAKE3 of its body and of
+//     its tail (anyone can check a pack's integrity without the key; two
+//     writers never produce the same name).
+//   - Pack key: a random key drawn for each pack; its blobs are sealed
+//     under it. The header holds it sealed under the repository's key.
+//   - Sealed blob: crypto.AEAD sealing of the payload under the pack key,
+//     with the blob's type and ID as associated data, so a blob cannot be
+//     swapped for another.
 //   - Payload: one flag byte (PayloadStored or PayloadZstd) followed by the
 //     blob's bytes, stored or zstd-compressed.
-//   - Trailer: the sealed list of Entries (type, ID, offset, sealed length,
-//     plaintext length), followed by its sealed length as a little-endian
-//     uint32 — the last 4 bytes of every pack.
+//   - Trailer: the list of Entries (type, ID, offset, sealed length,
+//     plaintext length) sealed under the repository's key, followed by its
+//     sealed length as a little-endian uint32 — the last 4 bytes of every
+//     pack. Header and trailer together are the pack's only
+//     repository-specific bytes.
 //
 // Layout:
 //
-//	sealed blob 0 | sealed blob 1 | ... | sealed trailer | uint32 len(sealed trailer)
+//	header (magic "CPK2" | sealed pack key) | sealed blob 0 | sealed blob 1 | ... | sealed trailer | uint32 len(sealed trailer)
+//
+// Why a key per pack: another repository of the same deduplication domain
+// (a copy job's destination vault) can adopt a whole pack by writing the
+// same body under its own header and trailer — the pack key re-sealed under
+// its key, nothing else re-encrypted — and, since the ID hashes the body
+// separately, one pass over the body both checks the source pack against
+// its ID and names the copy. A holder of the source's key can read the
+// adopted pack, which holds only what that key already opened.
 package pack

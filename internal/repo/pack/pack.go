@@ -24,11 +24,18 @@ const (
 	// BlobOverhead is the sealed size minus the blob's payload body.
 	BlobOverhead = 1 + crypto.Overhead
 	// MaxBlobSize bounds a blob's plaintext so that lengths fit in 32 bits.
-	MaxBlobSize  = 1<<31 - 1024
-	trailerMagic = "CPK1"
+	MaxBlobSize = 1<<31 - 1024
+	// HeaderSize is the size of a pack's header: magic and sealed pack key.
+	HeaderSize   = 4 + crypto.Overhead + crypto.KeySize // len(headerMagic) + sealed key
+	headerMagic  = "CPK2"
+	trailerMagic = "CPK2"
 )
 
-var trailerAD = []byte("coffer pack trailer v1")
+var (
+	trailerAD = []byte("coffer pack trailer v2")
+	headerAD  = []byte("coffer pack key v2")
+	idLabel   = []byte("coffer pack id v2")
+)
 
 // ErrFormat reports a pack or trailer that does not parse.
 var ErrFormat = errors.New("pack: malformed pack")
@@ -48,8 +55,77 @@ func BlobAD(dst []byte, typ uint8, id [32]byte) []byte {
 	return append(dst, id[:]...)
 }
 
-// ID is the name-giving hash of a pack's bytes.
-func ID(data []byte) [32]byte { return blake3.Sum256(data) }
+// SealHeader writes the header of a pack whose blobs are sealed under
+// packKey into dst[:HeaderSize]: the magic and packKey sealed under the
+// repository's aead.
+func SealHeader(aead *crypto.AEAD, dst []byte, packKey [crypto.KeySize]byte) {
+	copy(dst, headerMagic)
+	aead.Seal(dst[len(headerMagic):len(headerMagic)], packKey[:], headerAD)
+}
+
+// OpenHeader authenticates a pack's header (its first HeaderSize bytes)
+// with the repository's aead and returns the pack key.
+func OpenHeader(aead *crypto.AEAD, header []byte) (key [crypto.KeySize]byte, err error) {
+	if len(header) != HeaderSize || string(header[:len(headerMagic)]) != headerMagic {
+		return key, fmt.Errorf("%w: bad pack header", ErrFormat)
+	}
+	k, err := aead.Open(key[:0], header[len(headerMagic):], headerAD)
+	if err != nil {
+		return key, fmt.Errorf("pack header: %w", err)
+	}
+	if len(k) != crypto.KeySize {
+		return key, fmt.Errorf("%w: pack key of %d bytes", ErrFormat, len(k))
+	}
+	return key, nil
+}
+
+// Split cuts a whole pack into its header, its sealed blobs (the body) and
+// its tail (sealed trailer and trailer length). ok is false when the pack
+// is too short or its trailer length does not fit.
+func Split(data []byte) (header, body, tail []byte, ok bool) {
+	if len(data) < HeaderSize+TailSize {
+		return nil, nil, nil, false
+	}
+	n, err := TrailerLength(data[len(data)-TailSize:], int64(len(data)-HeaderSize))
+	if err != nil {
+		return nil, nil, nil, false
+	}
+	t := len(data) - TailSize - n
+	return data[:HeaderSize], data[HeaderSize:t], data[t:], true
+}
+
+// ID is the name-giving hash of a pack's bytes: the unkeyed BLAKE3 of its
+// header, the BLAKE3 of its body and its tail (IDOf). Hashing the body by
+// itself lets a copy that keeps the body and replaces header and tail
+// verify the source and name the result with one pass over the body. Bytes
+// that do not split as a pack are hashed whole, under another label.
+func ID(data []byte) [32]byte {
+	header, body, tail, ok := Split(data)
+	if !ok {
+		h := blake3.New()
+		_, _ = h.Write([]byte("coffer malformed pack v2"))
+		_, _ = h.Write(data)
+		var out [32]byte
+		h.Sum(out[:0])
+		return out
+	}
+	return IDOf(header, blake3.Sum256(body), tail)
+}
+
+// IDOf is ID from the header, the BLAKE3 of the body (BodySum) and the tail.
+func IDOf(header []byte, bodySum [32]byte, tail []byte) [32]byte {
+	h := blake3.New()
+	_, _ = h.Write(idLabel)
+	_, _ = h.Write(header)
+	_, _ = h.Write(bodySum[:])
+	_, _ = h.Write(tail)
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
+}
+
+// BodySum is the hash of a pack's body that IDOf takes.
+func BodySum(body []byte) [32]byte { return blake3.Sum256(body) }
 
 // Name is the storage name of a pack.
 func Name(id [32]byte) string {
@@ -127,7 +203,7 @@ func OpenTrailer(aead *crypto.AEAD, sealed []byte, trailerOffset int64) ([]Entry
 		e.Offset = binary.LittleEndian.Uint32(b[33:])
 		e.Length = binary.LittleEndian.Uint32(b[37:])
 		e.RawLength = binary.LittleEndian.Uint32(b[41:])
-		if int64(e.Offset) < end || int64(e.Offset)+int64(e.Length) > trailerOffset || e.Length < BlobOverhead {
+		if int64(e.Offset) < max(end, int64(HeaderSize)) || int64(e.Offset)+int64(e.Length) > trailerOffset || e.Length < BlobOverhead {
 			return nil, fmt.Errorf("%w: entry %d (offset %d, length %d) out of place", ErrFormat, i, e.Offset, e.Length)
 		}
 		end = int64(e.Offset) + int64(e.Length)

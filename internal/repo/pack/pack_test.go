@@ -11,17 +11,17 @@ func TestTrailerRoundTrip(t *testing.T) {
 	k := crypto.RandomKey()
 	a, _ := crypto.NewAEAD(k[:])
 	entries := []Entry{
-		{Type: 1, ID: [32]byte{1}, Offset: 0, Length: 100, RawLength: 200},
-		{Type: 2, ID: [32]byte{2}, Offset: 100, Length: 50, RawLength: 9},
+		{Type: 1, ID: [32]byte{1}, Offset: HeaderSize, Length: 100, RawLength: 200},
+		{Type: 2, ID: [32]byte{2}, Offset: HeaderSize + 100, Length: 50, RawLength: 9},
 	}
-	p := AppendTrailer(a, make([]byte, 150), entries)
+	p := AppendTrailer(a, make([]byte, HeaderSize+150), entries)
 	n, err := TrailerLength(p[len(p)-TailSize:], int64(len(p)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	off := int64(len(p) - TailSize - n)
-	if off != 150 {
-		t.Fatalf("got trailer offset %d, want 150", off)
+	if off != HeaderSize+150 {
+		t.Fatalf("got trailer offset %d, want %d", off, HeaderSize+150)
 	}
 	got, err := OpenTrailer(a, p[off:len(p)-TailSize], off)
 	if err != nil {
@@ -38,9 +38,60 @@ func TestTrailerRoundTrip(t *testing.T) {
 		t.Fatalf("bad length: got %v, want ErrFormat", err)
 	}
 	// Entries past the trailer are rejected.
-	p2 := AppendTrailer(a, make([]byte, 120), entries)
-	if _, err := OpenTrailer(a, p2[120:len(p2)-TailSize], 120); !errors.Is(err, ErrFormat) {
+	p2 := AppendTrailer(a, make([]byte, HeaderSize+120), entries)
+	if _, err := OpenTrailer(a, p2[HeaderSize+120:len(p2)-TailSize], HeaderSize+120); !errors.Is(err, ErrFormat) {
 		t.Fatalf("overlapping entries: got %v, want ErrFormat", err)
+	}
+	// Entries inside the header are rejected.
+	in := []Entry{{Type: 1, ID: [32]byte{1}, Offset: 10, Length: 100, RawLength: 1}}
+	p3 := AppendTrailer(a, make([]byte, HeaderSize+150), in)
+	if _, err := OpenTrailer(a, p3[HeaderSize+150:len(p3)-TailSize], HeaderSize+150); !errors.Is(err, ErrFormat) {
+		t.Fatalf("entry in the header: got %v, want ErrFormat", err)
+	}
+}
+
+func TestHeaderAndID(t *testing.T) {
+	k := crypto.RandomKey()
+	repoKey, _ := crypto.NewAEAD(k[:])
+	other := crypto.RandomKey()
+	otherKey, _ := crypto.NewAEAD(other[:])
+	packKey := crypto.RandomKey()
+	p := make([]byte, HeaderSize+100)
+	SealHeader(repoKey, p, packKey)
+	got, err := OpenHeader(repoKey, p[:HeaderSize])
+	if err != nil || got != packKey {
+		t.Fatalf("OpenHeader: got %x, %v", got, err)
+	}
+	if _, err := OpenHeader(otherKey, p[:HeaderSize]); !errors.Is(err, crypto.ErrAuth) {
+		t.Fatalf("header under another key: got %v, want ErrAuth", err)
+	}
+	p = AppendTrailer(repoKey, p, []Entry{{Type: 1, ID: [32]byte{1}, Offset: HeaderSize, Length: 100, RawLength: 1}})
+	header, body, tail, ok := Split(p)
+	if !ok || len(header) != HeaderSize || len(body) != 100 || len(header)+len(body)+len(tail) != len(p) {
+		t.Fatalf("Split: %d/%d/%d %v", len(header), len(body), len(tail), ok)
+	}
+	id := ID(p)
+	if IDOf(header, BodySum(body), tail) != id {
+		t.Fatal("IDOf(parts) differs from ID(pack)")
+	}
+	// The same body under another header and trailer: another ID, and
+	// every byte counts.
+	q := make([]byte, HeaderSize, len(p))
+	SealHeader(otherKey, q, packKey)
+	q = append(q, body...)
+	q = AppendTrailer(otherKey, q, []Entry{{Type: 1, ID: [32]byte{1}, Offset: HeaderSize, Length: 100, RawLength: 1}})
+	if ID(q) == id {
+		t.Fatal("two packs with other headers share an ID")
+	}
+	for _, i := range []int{0, HeaderSize + 50, len(p) - 10} {
+		p[i] ^= 1
+		if ID(p) == id {
+			t.Errorf("flipping byte %d keeps the ID", i)
+		}
+		p[i] ^= 1
+	}
+	if ID(p[:10]) == ID(p[:11]) {
+		t.Error("malformed packs share an ID")
 	}
 }
 

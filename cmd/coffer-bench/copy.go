@@ -51,6 +51,7 @@ type copyBenchFlags struct {
 	versitygw    string
 	verify       bool
 	cpuProfile   string
+	logLevel     string
 }
 
 func runCopyBench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -67,6 +68,7 @@ func runCopyBench(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.StringVar(&f.versitygw, "versitygw", "versitygw", "versitygw binary (looked up in PATH, then in ~/go/bin)")
 	fs.BoolVar(&f.verify, "verify", true, "restore the third copy through the API and compare it with the data set")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write the server's CPU profile of the whole run to this file")
+	fs.StringVar(&f.logLevel, "log-level", "info", "the server's log level (WORK/coffer.log); debug logs each copy's phases")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -197,7 +199,7 @@ func copyBench(ctx context.Context, f copyBenchFlags, size int64, work string, l
 	}
 	restoreRoot := filepath.Join(work, "restores")
 	var y strings.Builder
-	fmt.Fprintf(&y, "restore_root: %q\nregions:\n  - name: us-east-1\n    storage: {type: local, path: %q}\n  - name: us-west-2\n    storage: {type: local, path: %q}\n", restoreRoot, f.diskA, f.diskB)
+	fmt.Fprintf(&y, "log: {level: %s}\nrestore_root: %q\nregions:\n  - name: us-east-1\n    storage: {type: local, path: %q}\n  - name: us-west-2\n    storage: {type: local, path: %q}\n", f.logLevel, restoreRoot, f.diskA, f.diskB)
 	if gw != nil {
 		fmt.Fprintf(&y, "  - name: %s\n    storage: {type: s3, endpoint: %q, bucket: %q, region: us-east-1, access_key_id: %q, secret_access_key: %q, insecure: true}\n",
 			cbS3, gw.endpoint, gw.bucket, gw.access, gw.secret)

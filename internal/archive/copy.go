@@ -33,7 +33,11 @@ type CopyOptions struct {
 	// Full ignores earlier translation maps (every source blob is read).
 	Full bool
 	// Concurrency is the number of source packs (or, without RawCopier,
-	// blobs) read at once (default 2×CPUs).
+	// blobs) read at once (default max(8, 2×CPUs)). Copies are bound by
+	// storage latency more than by CPU (a pack adopted whole costs one
+	// BLAKE3 pass): on local disk, eight 16 MiB packs written and fsync'd
+	// at once move twice the bytes per second of four. Each pack adopted
+	// whole holds a buffer of its size while in flight.
 	Concurrency int
 	Logger      *slog.Logger
 	// Progress, if set, is called with running totals at most every
@@ -167,7 +171,7 @@ func SourceKey(r Repo) string {
 // opts.Meta. On error no snapshot is written in dst.
 func CopySnapshot(ctx context.Context, src, dst Repo, snapID ID, opts CopyOptions) (ID, *CopyStats, error) {
 	if opts.Concurrency <= 0 {
-		opts.Concurrency = 2 * runtime.GOMAXPROCS(0)
+		opts.Concurrency = max(8, 2*runtime.GOMAXPROCS(0))
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)

@@ -3,6 +3,7 @@ package blob
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 )
 
@@ -85,6 +86,63 @@ type Store interface {
 	// Close releases the store's resources. It does not delete anything.
 	// Calling methods after Close is not allowed.
 	Close() error
+}
+
+// StreamPutter is an optional capability of a Store: Put from a reader,
+// without the caller holding the object in memory. Decorators that can pass
+// it on implement it and call PutStream on their inner store.
+type StreamPutter interface {
+	// PutStream is Put of exactly size bytes read from r: atomic and
+	// durable like Put. If reading r fails, or r holds fewer or more than
+	// size bytes, nothing is stored and the error is returned (wrapping
+	// r's error).
+	PutStream(ctx context.Context, name string, size int64, r io.Reader) error
+}
+
+// PutStream stores size bytes read from r under name, with s's PutStream
+// when it has one, else by reading them into memory and calling Put.
+func PutStream(ctx context.Context, s Store, name string, size int64, r io.Reader) error {
+	if sp, ok := s.(StreamPutter); ok {
+		return sp.PutStream(ctx, name, size, r)
+	}
+	if size < 0 {
+		return fmt.Errorf("blob: put %q: negative size %d", name, size)
+	}
+	data := make([]byte, size)
+	if err := ReadExactly(r, data); err != nil {
+		return fmt.Errorf("blob: put %q: %w", name, err)
+	}
+	return s.Put(ctx, name, data)
+}
+
+// ReadExactly fills dst from r and checks that r then ends: for
+// PutStream implementations. A short or long stream is an error.
+func ReadExactly(r io.Reader, dst []byte) error {
+	if n, err := io.ReadFull(r, dst); err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return fmt.Errorf("stream ended after %d of %d bytes", n, len(dst))
+		}
+		return err
+	}
+	return CheckEnd(r, int64(len(dst)))
+}
+
+// CheckEnd checks that r holds no byte beyond the size already read; r's
+// error at its end (other than io.EOF) is returned.
+func CheckEnd(r io.Reader, size int64) error {
+	var one [1]byte
+	for {
+		n, err := r.Read(one[:])
+		if n > 0 {
+			return fmt.Errorf("stream holds more than %d bytes", size)
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
 }
 
 // ReadAll reads a whole object.

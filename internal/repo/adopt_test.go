@@ -102,17 +102,31 @@ func TestAdoptPack(t *testing.T) {
 		t.Fatalf("check of the adopting repository: %v", c.Error())
 	}
 
-	// A damaged source pack is refused, naming it, and nothing is written.
-	before := countObjects(t, dstStore, "packs/")
-	loc3, _ := src.Lookup(DataBlob, refs[2].ID)
-	rewrite(t, src.st, pack.Name(loc3.Pack), func(b []byte) []byte { b[loc3.Offset+5] ^= 1; return b })
-	_, err = dst.AdoptPack(ctx, src, loc3.Pack, all)
-	var ce *CorruptError
-	if !errors.As(err, &ce) || ce.Pack != loc3.Pack {
-		t.Fatalf("damaged source pack: got %v, want a *CorruptError naming pack %s", err, loc3.Pack.Short())
+	// A damaged source pack (a flipped byte in a blob, then in the
+	// trailer) is refused, naming it, and nothing is written.
+	freshStore := newMem()
+	fresh, err := Init(ctx, freshStore, testKEK(t, "fresh"), Options{PackSize: 64 << 10, Domain: testKEK(t, "domain")})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if n := countObjects(t, dstStore, "packs/"); n != before {
-		t.Fatalf("damaged source pack: %d packs in dst, want %d", n, before)
+	defer fresh.Close()
+	for _, at := range []func(b []byte) int{
+		func([]byte) int { return int(loc.Offset) + 5 },
+		func(b []byte) int { return len(b) - pack.TailSize - 10 },
+	} {
+		rewrite(t, src.st, pack.Name(loc.Pack), func(b []byte) []byte { b[at(b)] ^= 1; return b })
+		_, err = fresh.AdoptPack(ctx, src, loc.Pack, all)
+		var ce *CorruptError
+		if !errors.As(err, &ce) || ce.Pack != loc.Pack || !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("damaged source pack: got %v, want a *CorruptError naming pack %s", err, loc.Pack.Short())
+		}
+		if n := countObjects(t, freshStore, "packs/"); n != 0 {
+			t.Fatalf("damaged source pack: %d packs written, want none", n)
+		}
+		rewrite(t, src.st, pack.Name(loc.Pack), func(b []byte) []byte { b[at(b)] ^= 1; return b })
+	}
+	if _, err := fresh.AdoptPack(ctx, src, loc.Pack, all); err != nil {
+		t.Fatalf("the mended pack: %v", err)
 	}
 
 	// Another domain is refused.

@@ -447,15 +447,12 @@ func (c *checker) indexEntriesOf(p int) []pack.Entry {
 
 // readTrailerFrom parses the trailer of a whole pack in memory.
 func readTrailerFrom(r *Repository, data []byte) ([]pack.Entry, error) {
-	if len(data) < pack.TailSize {
-		return nil, fmt.Errorf("%w: %d bytes", pack.ErrFormat, len(data))
+	_, _, tail, ok := pack.Split(data)
+	if !ok {
+		return nil, fmt.Errorf("%w: %d bytes do not end in a pack trailer", pack.ErrFormat, len(data))
 	}
-	n, err := pack.TrailerLength(data[len(data)-pack.TailSize:], int64(len(data)))
-	if err != nil {
-		return nil, err
-	}
-	off := len(data) - pack.TailSize - n
-	return pack.OpenTrailer(r.aead, data[off:len(data)-pack.TailSize], int64(off))
+	off := len(data) - len(tail)
+	return pack.OpenTrailer(r.aead, tail[:len(tail)-pack.TailSize], int64(off))
 }
 
 // usable reports whether entry j can be read (as far as Check knows).

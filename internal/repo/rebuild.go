@@ -210,29 +210,39 @@ func (r *Repository) RebuildIndex(ctx context.Context, opts RebuildOptions) (*Re
 // readTrailer reads and authenticates a pack's trailer with at most two
 // range reads.
 func (r *Repository) readTrailer(ctx context.Context, id ID, size int64) ([]pack.Entry, error) {
-	const guess = 64 << 10
-	start := max(0, size-guess)
-	tail := make([]byte, size-start)
-	if err := r.readRange(ctx, id, start, tail); err != nil {
-		return nil, readError(id, nil, err)
-	}
-	n, err := pack.TrailerLength(tail[len(tail)-pack.TailSize:], size)
+	tail, err := r.readTail(ctx, id, size)
 	if err != nil {
-		return nil, &CorruptError{Pack: id, Err: err}
+		return nil, err
 	}
-	off := size - pack.TailSize - int64(n)
-	var sealed []byte
-	if off >= start {
-		sealed = tail[off-start : len(tail)-pack.TailSize]
-	} else {
-		sealed = make([]byte, n)
-		if err := r.readRange(ctx, id, off, sealed); err != nil {
-			return nil, readError(id, nil, err)
-		}
-	}
-	entries, err := pack.OpenTrailer(r.aead, sealed, off)
+	off := size - int64(len(tail))
+	entries, err := pack.OpenTrailer(r.aead, tail[:len(tail)-pack.TailSize], off)
 	if err != nil {
 		return nil, &CorruptError{Pack: id, Err: err}
 	}
 	return entries, nil
+}
+
+// readTail reads the tail (sealed trailer, body sum, trailer length) of a
+// pack of size bytes, with at most two range reads.
+func (r *Repository) readTail(ctx context.Context, id ID, size int64) ([]byte, error) {
+	const guess = 64 << 10
+	start := max(0, size-guess)
+	buf := make([]byte, size-start)
+	if err := r.readRange(ctx, id, start, buf); err != nil {
+		return nil, readError(id, nil, err)
+	}
+	n, _, err := pack.ParseEnd(buf[len(buf)-pack.TailSize:], size-pack.HeaderSize)
+	if err != nil {
+		return nil, &CorruptError{Pack: id, Err: err}
+	}
+	off := size - pack.TailSize - int64(n)
+	if off >= start {
+		return buf[off-start:], nil
+	}
+	tail := make([]byte, size-off)
+	copy(tail[start-off:], buf)
+	if err := r.readRange(ctx, id, off, tail[:start-off]); err != nil {
+		return nil, readError(id, nil, err)
+	}
+	return tail, nil
 }

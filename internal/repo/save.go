@@ -55,6 +55,7 @@ type packBuf struct {
 	pooled  bool
 	key     [crypto.KeySize]byte // the pack key, random per pack
 	aead    *crypto.AEAD         // of key
+	id      ID                   // set by finish
 }
 
 // start makes pb an empty pack under a fresh random key.
@@ -380,7 +381,9 @@ func (s *saver) release(pb *packBuf) {
 func (s *saver) finish(pb *packBuf) {
 	pb.wg.Wait()
 	pack.SealHeader(s.r.aead, pb.buf[:pack.HeaderSize], pb.key)
-	pb.buf = pack.AppendTrailer(s.r.aead, pb.buf, pb.entries)
+	tail := len(pb.buf)
+	pb.buf = pack.AppendTail(s.r.aead, pb.buf, pb.entries, pack.BodySum(pb.buf[pack.HeaderSize:]))
+	pb.id = ID(pack.IDOf(pb.buf[:pack.HeaderSize], pb.buf[tail:]))
 	s.uploads <- pb
 }
 
@@ -393,7 +396,7 @@ func (s *saver) uploadLoop() {
 
 func (s *saver) upload(pb *packBuf) {
 	r := s.r
-	id := ID(pack.ID(pb.buf))
+	id := pb.id
 	size := int64(len(pb.buf))
 	entries := append([]pack.Entry(nil), pb.entries...)
 	err := r.st.Put(r.bg, pack.Name(id), pb.buf)

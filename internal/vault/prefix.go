@@ -54,6 +54,15 @@ func (p *PrefixStore) Location() string {
 func (p *PrefixStore) Prefix() string { return p.prefix }
 
 // Put implements blob.Store.
+// PutStream streams into inner under the prefixed name.
+func (p *PrefixStore) PutStream(ctx context.Context, name string, size int64, r io.Reader) error {
+	n, err := p.full(name)
+	if err != nil {
+		return err
+	}
+	return blob.PutStream(ctx, p.inner, n, size, r)
+}
+
 func (p *PrefixStore) Put(ctx context.Context, name string, data []byte) error {
 	n, err := p.full(name)
 	if err != nil {

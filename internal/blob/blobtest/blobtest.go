@@ -37,6 +37,7 @@ func Run(t *testing.T, newStore func(t *testing.T) blob.Store) {
 		{"ListStopsOnCallbackError", testListStop},
 		{"ListMany", testListMany},
 		{"ListInvalidPrefix", testListInvalidPrefix},
+		{"PutStream", testPutStream},
 		{"PutIfAbsent", testPutIfAbsent},
 		{"PutIfAbsentRace", testPutIfAbsentRace},
 		{"InvalidNames", testInvalidNames},
@@ -422,6 +423,46 @@ func testListInvalidPrefix(t *testing.T, s blob.Store) {
 		}
 	}
 }
+
+// testPutStream checks blob.PutStream, natively (blob.StreamPutter) or
+// through Put: a whole stream is stored; a short, long or failing one
+// stores nothing and keeps what was there.
+func testPutStream(t *testing.T, s blob.Store) {
+	ctx := context.Background()
+	data := Data(7, 600<<10)
+	if err := blob.PutStream(ctx, s, "stream/ok", int64(len(data)), bytes.NewReader(data)); err != nil {
+		t.Fatalf("PutStream: %v", err)
+	}
+	checkContent(t, s, "stream/ok", data)
+	boom := errors.New("source failed")
+	for _, c := range []struct {
+		name string
+		size int64
+		r    io.Reader
+		is   error
+	}{
+		{"short", int64(len(data)) + 1, bytes.NewReader(data), nil},
+		{"long", int64(len(data)) - 1, bytes.NewReader(data), nil},
+		{"failing", int64(len(data)), io.MultiReader(bytes.NewReader(data[:300<<10]), iotest{boom}), boom},
+	} {
+		err := blob.PutStream(ctx, s, "stream/bad", c.size, c.r)
+		if err == nil || (c.is != nil && !errors.Is(err, c.is)) {
+			t.Errorf("%s stream: got %v, want an error (wrapping %v)", c.name, err, c.is)
+		}
+		if _, err := s.Stat(ctx, "stream/bad"); !errors.Is(err, blob.ErrNotFound) {
+			t.Errorf("%s stream: Stat after the failed put: %v, want ErrNotFound", c.name, err)
+		}
+		if err := blob.PutStream(ctx, s, "stream/ok", c.size, bytes.NewReader(data)); err == nil && c.is == nil {
+			t.Errorf("%s stream over an object: no error", c.name)
+		}
+		checkContent(t, s, "stream/ok", data)
+	}
+}
+
+// iotest is a reader that fails with err.
+type iotest struct{ err error }
+
+func (r iotest) Read([]byte) (int, error) { return 0, r.err }
 
 func testPutIfAbsent(t *testing.T, s blob.Store) {
 	ctx := context.Background()

@@ -113,30 +113,36 @@ func (s *Store) Location() string { return s.inner.Location() }
 // Close closes the inner store.
 func (s *Store) Close() error { return s.inner.Close() }
 
-func (s *Store) write(ctx context.Context, op, name string, data []byte, put func(context.Context, string, []byte) error) error {
+// write runs put, which writes size bytes, in a write slot and counts it.
+func (s *Store) write(ctx context.Context, op, name string, size int64, put func() error) error {
 	if err := acquire(ctx, s.writes, op, name); err != nil {
 		return err
 	}
 	defer release(s.writes)
-	if err := put(ctx, name, data); err != nil {
+	if err := put(); err != nil {
 		return err
 	}
 	s.puts.Add(1)
-	s.bytesWritten.Add(int64(len(data)))
+	s.bytesWritten.Add(size)
 	if s.opts.OnWrite != nil {
-		s.opts.OnWrite(len(data))
+		s.opts.OnWrite(int(size))
 	}
 	return nil
 }
 
 // Put runs the inner Put in a write slot.
 func (s *Store) Put(ctx context.Context, name string, data []byte) error {
-	return s.write(ctx, "put", name, data, s.inner.Put)
+	return s.write(ctx, "put", name, int64(len(data)), func() error { return s.inner.Put(ctx, name, data) })
+}
+
+// PutStream runs the inner streamed Put in a write slot.
+func (s *Store) PutStream(ctx context.Context, name string, size int64, r io.Reader) error {
+	return s.write(ctx, "put", name, size, func() error { return blob.PutStream(ctx, s.inner, name, size, r) })
 }
 
 // PutIfAbsent runs the inner PutIfAbsent in a write slot.
 func (s *Store) PutIfAbsent(ctx context.Context, name string, data []byte) error {
-	return s.write(ctx, "put-if-absent", name, data, s.inner.PutIfAbsent)
+	return s.write(ctx, "put-if-absent", name, int64(len(data)), func() error { return s.inner.PutIfAbsent(ctx, name, data) })
 }
 
 // Delete runs the inner Delete in a write slot.

@@ -165,6 +165,26 @@ func (s *Store) Put(ctx context.Context, name string, data []byte) error {
 	return s.write(ctx, "put", name, data, os.Rename)
 }
 
+// PutStream writes size bytes from r to a temp file and renames it over
+// name (blob.StreamPutter); 256 KiB is held at a time.
+func (s *Store) PutStream(ctx context.Context, name string, size int64, r io.Reader) error {
+	if err := check(ctx, "put", name); err != nil {
+		return err
+	}
+	return s.writeFrom(ctx, "put", name, func(f *os.File) error {
+		buf := make([]byte, 256<<10)
+		// Hide f's ReadFrom, which would copy in 32 KiB reads.
+		n, err := io.CopyBuffer(struct{ io.Writer }{f}, io.LimitReader(r, size), buf)
+		if err == nil && n < size {
+			err = fmt.Errorf("stream ended after %d of %d bytes", n, size)
+		}
+		if err == nil {
+			err = blob.CheckEnd(r, size)
+		}
+		return err
+	}, os.Rename)
+}
+
 // PutIfAbsent writes data to a temp file and renames it to name unless
 // name exists, atomically.
 func (s *Store) PutIfAbsent(ctx context.Context, name string, data []byte) error {
@@ -177,12 +197,20 @@ func (s *Store) PutIfAbsent(ctx context.Context, name string, data []byte) error
 // write is the common body of Put and PutIfAbsent; publish moves the fsync'd
 // temp file to its final path.
 func (s *Store) write(ctx context.Context, op, name string, data []byte, publish func(tmp, final string) error) error {
+	return s.writeFrom(ctx, op, name, func(f *os.File) error {
+		_, err := f.Write(data)
+		return err
+	}, publish)
+}
+
+// writeFrom is write with the temp file's content written by fill.
+func (s *Store) writeFrom(ctx context.Context, op, name string, fill func(*os.File) error, publish func(tmp, final string) error) error {
 	final := s.path(name)
 	dir := filepath.Dir(final)
 	if err := s.mkdirs(dir); err != nil {
 		return translate(op, name, err)
 	}
-	tmp, err := s.writeTemp(dir, data)
+	tmp, err := s.writeTemp(dir, fill)
 	if err != nil {
 		return translate(op, name, err)
 	}
@@ -205,9 +233,9 @@ func (s *Store) write(ctx context.Context, op, name string, data []byte, publish
 	return nil
 }
 
-// writeTemp writes data to a new temp file in dir, fsyncs and closes it,
-// and returns its path. On failure nothing is left behind.
-func (s *Store) writeTemp(dir string, data []byte) (path string, err error) {
+// writeTemp fills a new temp file in dir, fsyncs and closes it, and
+// returns its path. On failure nothing is left behind.
+func (s *Store) writeTemp(dir string, fill func(*os.File) error) (path string, err error) {
 	f, err := os.CreateTemp(dir, tempPrefix+"*")
 	if err != nil {
 		return "", err
@@ -223,7 +251,7 @@ func (s *Store) writeTemp(dir string, data []byte) (path string, err error) {
 			return "", err
 		}
 	}
-	if _, err := f.Write(data); err != nil {
+	if err := fill(f); err != nil {
 		return "", err
 	}
 	if !s.opts.NoSync {

@@ -230,6 +230,20 @@ func (s *Store) Put(ctx context.Context, name string, data []byte) error {
 	return s.do(ctx, "put", name, func() error { return s.inner.Put(ctx, name, data) })
 }
 
+// PutStream passes a streamed Put on once when the inner store streams
+// (the stream cannot be read again; callers that can, fall back to Put);
+// otherwise it reads the stream and retries Put.
+func (s *Store) PutStream(ctx context.Context, name string, size int64, r io.Reader) error {
+	if sp, ok := s.inner.(blob.StreamPutter); ok {
+		return sp.PutStream(ctx, name, size, r)
+	}
+	return blob.PutStream(ctx, putOnly{s}, name, size, r)
+}
+
+// putOnly hides a Store's PutStream, so blob.PutStream reads the stream
+// and calls Put.
+type putOnly struct{ blob.Store }
+
 // PutIfAbsent retries the inner PutIfAbsent and resolves a lost
 // acknowledgement by comparing contents (see the package comment).
 func (s *Store) PutIfAbsent(ctx context.Context, name string, data []byte) error {

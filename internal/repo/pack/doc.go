@@ -4,8 +4,8 @@
 //
 // Vocabulary:
 //   - Pack: one storage object, named "packs/<first 2 hex>/<hex>" after its
-//     ID, an unkeyed BLAKE3 of its header, of the BLAKE3 of its body and of
-//     its tail (anyone can check a pack's integrity without the key; two
+//     ID, an unkeyed BLAKE3 of its header and tail, which holds the BLAKE3
+//     of its body (anyone can check a pack's integrity without the key; two
 //     writers never produce the same name).
 //   - Pack key: a random key drawn for each pack; its blobs are sealed
 //     under it. The header holds it sealed under the repository's key.
@@ -15,20 +15,22 @@
 //   - Payload: one flag byte (PayloadStored or PayloadZstd) followed by the
 //     blob's bytes, stored or zstd-compressed.
 //   - Trailer: the list of Entries (type, ID, offset, sealed length,
-//     plaintext length) sealed under the repository's key, followed by its
-//     sealed length as a little-endian uint32 — the last 4 bytes of every
-//     pack. Header and trailer together are the pack's only
+//     plaintext length) sealed under the repository's key.
+//   - Tail: the sealed trailer, the body sum (BLAKE3 of the sealed blobs)
+//     and the trailer's sealed length as a little-endian uint32, the last 4
+//     bytes of every pack. Header and tail are the pack's only
 //     repository-specific bytes.
 //
 // Layout:
 //
-//	header (magic "CPK2" | sealed pack key) | sealed blob 0 | sealed blob 1 | ... | sealed trailer | uint32 len(sealed trailer)
+//	header (magic "CPK2" | sealed pack key) | sealed blob 0 | sealed blob 1 | ... | sealed trailer | body sum [32] | uint32 len(sealed trailer)
 //
 // Why a key per pack: another repository of the same deduplication domain
 // (a copy job's destination vault) can adopt a whole pack by writing the
 // same body under its own header and trailer — the pack key re-sealed under
-// its key, nothing else re-encrypted — and, since the ID hashes the body
-// separately, one pass over the body both checks the source pack against
-// its ID and names the copy. A holder of the source's key can read the
+// its key, nothing else re-encrypted. Since the body enters the ID through
+// its sum, the copy's name is known before its body moves, and one pass
+// over the body, streamed, checks it against the source's authenticated
+// sum. A holder of the source's key can read the
 // adopted pack, which holds only what that key already opened.
 package pack

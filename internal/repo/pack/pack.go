@@ -19,8 +19,9 @@ const (
 const (
 	// EntrySize is the encoded size of one trailer Entry.
 	EntrySize = 1 + 32 + 4 + 4 + 4
-	// TailSize is the size of the trailing trailer-length field.
-	TailSize = 4
+	// TailSize is the size of a pack's fixed end: the body's BLAKE3 and
+	// the sealed trailer's length.
+	TailSize = 32 + 4
 	// BlobOverhead is the sealed size minus the blob's payload body.
 	BlobOverhead = 1 + crypto.Overhead
 	// MaxBlobSize bounds a blob's plaintext so that lengths fit in 32 bits.
@@ -80,13 +81,13 @@ func OpenHeader(aead *crypto.AEAD, header []byte) (key [crypto.KeySize]byte, err
 }
 
 // Split cuts a whole pack into its header, its sealed blobs (the body) and
-// its tail (sealed trailer and trailer length). ok is false when the pack
-// is too short or its trailer length does not fit.
+// its tail (sealed trailer, body sum and trailer length). ok is false when
+// the pack is too short or its trailer length does not fit.
 func Split(data []byte) (header, body, tail []byte, ok bool) {
 	if len(data) < HeaderSize+TailSize {
 		return nil, nil, nil, false
 	}
-	n, err := TrailerLength(data[len(data)-TailSize:], int64(len(data)-HeaderSize))
+	n, _, err := ParseEnd(data[len(data)-TailSize:], int64(len(data)-HeaderSize))
 	if err != nil {
 		return nil, nil, nil, false
 	}
@@ -94,38 +95,46 @@ func Split(data []byte) (header, body, tail []byte, ok bool) {
 	return data[:HeaderSize], data[HeaderSize:t], data[t:], true
 }
 
-// ID is the name-giving hash of a pack's bytes: the unkeyed BLAKE3 of its
-// header, the BLAKE3 of its body and its tail (IDOf). Hashing the body by
-// itself lets a copy that keeps the body and replaces header and tail
-// verify the source and name the result with one pass over the body. Bytes
-// that do not split as a pack are hashed whole, under another label.
+// ID is the name-giving hash of a pack: the unkeyed BLAKE3 of its header
+// and tail (IDOf), after checking that the body hashes to the body sum the
+// tail holds. Bytes that do not split as a pack, or whose body does not
+// match, get an ID under another label (so they never match their name).
+// Since the ID covers the body through its sum, a writer knows a pack's
+// name before streaming its body, and anyone can check a pack without the
+// key.
 func ID(data []byte) [32]byte {
 	header, body, tail, ok := Split(data)
-	if !ok {
-		h := blake3.New()
-		_, _ = h.Write([]byte("coffer malformed pack v2"))
-		_, _ = h.Write(data)
-		var out [32]byte
-		h.Sum(out[:0])
-		return out
+	if ok {
+		_, sum, _ := ParseEnd(tail[len(tail)-TailSize:], int64(len(data)-HeaderSize))
+		if BodySum(body) == sum {
+			return IDOf(header, tail)
+		}
 	}
-	return IDOf(header, blake3.Sum256(body), tail)
+	h := blake3.New()
+	_, _ = h.Write([]byte("coffer malformed pack v2"))
+	_, _ = h.Write(data)
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
 }
 
-// IDOf is ID from the header, the BLAKE3 of the body (BodySum) and the tail.
-func IDOf(header []byte, bodySum [32]byte, tail []byte) [32]byte {
+// IDOf is the ID of a pack from its header and tail.
+func IDOf(header, tail []byte) [32]byte {
 	h := blake3.New()
 	_, _ = h.Write(idLabel)
 	_, _ = h.Write(header)
-	_, _ = h.Write(bodySum[:])
 	_, _ = h.Write(tail)
 	var out [32]byte
 	h.Sum(out[:0])
 	return out
 }
 
-// BodySum is the hash of a pack's body that IDOf takes.
+// BodySum is the hash of a pack's body that its tail holds.
 func BodySum(body []byte) [32]byte { return blake3.Sum256(body) }
+
+// NewBodyHasher returns a hash.Hash whose Sum is BodySum of what was
+// written, for bodies that are streamed.
+func NewBodyHasher() *blake3.Hasher { return blake3.New() }
 
 // Name is the storage name of a pack.
 func Name(id [32]byte) string {
@@ -148,9 +157,9 @@ func ParseName(name string) ([32]byte, bool) {
 	return id, true
 }
 
-// AppendTrailer seals the trailer listing entries and appends it, plus its
-// length, to pack.
-func AppendTrailer(aead *crypto.AEAD, pack []byte, entries []Entry) []byte {
+// AppendTail seals the trailer listing entries and appends it, the body
+// sum and the trailer's length to pack (header and body).
+func AppendTail(aead *crypto.AEAD, pack []byte, entries []Entry, bodySum [32]byte) []byte {
 	plain := make([]byte, 0, 8+len(entries)*EntrySize)
 	plain = append(plain, trailerMagic...)
 	plain = binary.LittleEndian.AppendUint32(plain, uint32(len(entries)))
@@ -163,20 +172,24 @@ func AppendTrailer(aead *crypto.AEAD, pack []byte, entries []Entry) []byte {
 	}
 	start := len(pack)
 	pack = aead.Seal(pack, plain, trailerAD)
-	return binary.LittleEndian.AppendUint32(pack, uint32(len(pack)-start))
+	n := len(pack) - start
+	pack = append(pack, bodySum[:]...)
+	return binary.LittleEndian.AppendUint32(pack, uint32(n))
 }
 
-// TrailerLength reads the sealed trailer's length from a pack's last
-// TailSize bytes and checks it against the pack's size.
-func TrailerLength(tail []byte, packSize int64) (int, error) {
-	if len(tail) != TailSize {
-		return 0, fmt.Errorf("%w: tail is %d bytes", ErrFormat, len(tail))
+// ParseEnd reads a pack's last TailSize bytes: the sealed trailer's length
+// (checked to fit in a pack of packSize bytes after the header) and the
+// body sum.
+func ParseEnd(end []byte, packSize int64) (trailerLen int, bodySum [32]byte, err error) {
+	if len(end) != TailSize {
+		return 0, bodySum, fmt.Errorf("%w: tail is %d bytes", ErrFormat, len(end))
 	}
-	n := int64(binary.LittleEndian.Uint32(tail))
+	n := int64(binary.LittleEndian.Uint32(end[32:]))
 	if n < crypto.Overhead+8 || n > packSize-TailSize {
-		return 0, fmt.Errorf("%w: trailer length %d in a %d-byte pack", ErrFormat, n, packSize)
+		return 0, bodySum, fmt.Errorf("%w: trailer length %d in a %d-byte pack", ErrFormat, n, packSize)
 	}
-	return int(n), nil
+	copy(bodySum[:], end[:32])
+	return int(n), bodySum, nil
 }
 
 // OpenTrailer authenticates and parses a sealed trailer. The entries are

@@ -14,10 +14,11 @@ func TestTrailerRoundTrip(t *testing.T) {
 		{Type: 1, ID: [32]byte{1}, Offset: HeaderSize, Length: 100, RawLength: 200},
 		{Type: 2, ID: [32]byte{2}, Offset: HeaderSize + 100, Length: 50, RawLength: 9},
 	}
-	p := AppendTrailer(a, make([]byte, HeaderSize+150), entries)
-	n, err := TrailerLength(p[len(p)-TailSize:], int64(len(p)))
-	if err != nil {
-		t.Fatal(err)
+	sum := BodySum(make([]byte, 150))
+	p := AppendTail(a, make([]byte, HeaderSize+150), entries, sum)
+	n, gotSum, err := ParseEnd(p[len(p)-TailSize:], int64(len(p)))
+	if err != nil || gotSum != sum {
+		t.Fatalf("ParseEnd: %v, sum %x", err, gotSum)
 	}
 	off := int64(len(p) - TailSize - n)
 	if off != HeaderSize+150 {
@@ -34,17 +35,17 @@ func TestTrailerRoundTrip(t *testing.T) {
 	if _, err := OpenTrailer(a, p[off:len(p)-TailSize], off); !errors.Is(err, crypto.ErrAuth) {
 		t.Fatalf("tampered trailer: got %v, want ErrAuth", err)
 	}
-	if _, err := TrailerLength([]byte{255, 255, 255, 0}, 100); !errors.Is(err, ErrFormat) {
+	if _, _, err := ParseEnd(append(make([]byte, 32), 255, 255, 255, 0), 100); !errors.Is(err, ErrFormat) {
 		t.Fatalf("bad length: got %v, want ErrFormat", err)
 	}
 	// Entries past the trailer are rejected.
-	p2 := AppendTrailer(a, make([]byte, HeaderSize+120), entries)
+	p2 := AppendTail(a, make([]byte, HeaderSize+120), entries, sum)
 	if _, err := OpenTrailer(a, p2[HeaderSize+120:len(p2)-TailSize], HeaderSize+120); !errors.Is(err, ErrFormat) {
 		t.Fatalf("overlapping entries: got %v, want ErrFormat", err)
 	}
 	// Entries inside the header are rejected.
 	in := []Entry{{Type: 1, ID: [32]byte{1}, Offset: 10, Length: 100, RawLength: 1}}
-	p3 := AppendTrailer(a, make([]byte, HeaderSize+150), in)
+	p3 := AppendTail(a, make([]byte, HeaderSize+150), in, sum)
 	if _, err := OpenTrailer(a, p3[HeaderSize+150:len(p3)-TailSize], HeaderSize+150); !errors.Is(err, ErrFormat) {
 		t.Fatalf("entry in the header: got %v, want ErrFormat", err)
 	}
@@ -65,13 +66,14 @@ func TestHeaderAndID(t *testing.T) {
 	if _, err := OpenHeader(otherKey, p[:HeaderSize]); !errors.Is(err, crypto.ErrAuth) {
 		t.Fatalf("header under another key: got %v, want ErrAuth", err)
 	}
-	p = AppendTrailer(repoKey, p, []Entry{{Type: 1, ID: [32]byte{1}, Offset: HeaderSize, Length: 100, RawLength: 1}})
+	copy(p[HeaderSize:], "some sealed blobs")
+	p = AppendTail(repoKey, p, []Entry{{Type: 1, ID: [32]byte{1}, Offset: HeaderSize, Length: 100, RawLength: 1}}, BodySum(p[HeaderSize:]))
 	header, body, tail, ok := Split(p)
 	if !ok || len(header) != HeaderSize || len(body) != 100 || len(header)+len(body)+len(tail) != len(p) {
 		t.Fatalf("Split: %d/%d/%d %v", len(header), len(body), len(tail), ok)
 	}
 	id := ID(p)
-	if IDOf(header, BodySum(body), tail) != id {
+	if IDOf(header, tail) != id {
 		t.Fatal("IDOf(parts) differs from ID(pack)")
 	}
 	// The same body under another header and trailer: another ID, and
@@ -79,7 +81,7 @@ func TestHeaderAndID(t *testing.T) {
 	q := make([]byte, HeaderSize, len(p))
 	SealHeader(otherKey, q, packKey)
 	q = append(q, body...)
-	q = AppendTrailer(otherKey, q, []Entry{{Type: 1, ID: [32]byte{1}, Offset: HeaderSize, Length: 100, RawLength: 1}})
+	q = AppendTail(otherKey, q, []Entry{{Type: 1, ID: [32]byte{1}, Offset: HeaderSize, Length: 100, RawLength: 1}}, BodySum(body))
 	if ID(q) == id {
 		t.Fatal("two packs with other headers share an ID")
 	}

@@ -537,6 +537,16 @@ func (c *copier) copyData() {
 	}
 	ad, adoptOK := c.src.(PackAdopter)
 	adoptOK = adoptOK && c.sameIDs
+	if adoptOK && c.identity {
+		// Packs of directory trees the destination lacks, adopted with
+		// the data; trees in packs not adopted whole are stored by
+		// rewrite.
+		for p, locs := range c.treePacks() {
+			if !send(func() error { c.adoptTrees(ad, p, locs); return nil }) {
+				break
+			}
+		}
+	}
 feed:
 	for i, pr := range runs {
 		if adoptOK {
@@ -651,6 +661,33 @@ func (c *copier) copyRun(rc RawCopier, r packRun) error {
 		}
 	}
 	return nil
+}
+
+// treePacks groups the source trees the walk loaded (not mapped) and the
+// destination lacks by source pack.
+func (c *copier) treePacks() map[ID][]BlobLocation {
+	out := map[ID][]BlobLocation{}
+	for _, tt := range c.order {
+		if tt.done || tt.t == nil || c.dst.HasBlob(tree.TreeBlob, tt.src) {
+			continue
+		}
+		if loc, ok := c.src.Lookup(tree.TreeBlob, tt.src); ok {
+			out[loc.Pack] = append(out[loc.Pack], loc)
+		}
+	}
+	return out
+}
+
+// adoptTrees adopts one pack of trees whole if it holds only trees the
+// copy needs; otherwise (or on failure) rewrite stores them one by one.
+func (c *copier) adoptTrees(ad PackAdopter, pack ID, locs []BlobLocation) {
+	ok, err := ad.AdoptPackTo(c.ctx, c.dst, pack, locs)
+	if ok {
+		c.st.packsAdopted.Add(1)
+		c.st.treesNew.Add(int64(len(locs)))
+	} else if err != nil && c.ctx.Err() == nil {
+		c.log.Debug("adopting a pack of trees failed; its trees are stored one by one", "pack", pack.Short(), "err", err)
+	}
 }
 
 // adoptPack moves one source pack's blobs by adopting the whole pack
@@ -774,9 +811,11 @@ func (c *copier) maybeProgress() {
 // rewrite translates one tree's IDs and stores it in dst. When every ID
 // stays the same (identity), the source's encoding is stored as is.
 func (c *copier) rewrite(tt *treeTask) error {
+	if c.identity && tt.raw != nil {
+		return c.keep(tt)
+	}
 	t := &tree.Tree{Nodes: make([]tree.Node, len(tt.t.Nodes))}
 	copy(t.Nodes, tt.t.Nodes)
-	same := true
 	for i := range t.Nodes {
 		n := &t.Nodes[i]
 		switch n.Type {
@@ -785,7 +824,6 @@ func (c *copier) rewrite(tt *treeTask) error {
 			if !ok {
 				return fmt.Errorf("directory %s: subtree %s was not copied", quote(joinPath(tt.path, n.Name)), n.Subtree.Short())
 			}
-			same = same && d == n.Subtree
 			n.Subtree = d
 		case tree.File:
 			if len(n.Content) > 0 {
@@ -797,7 +835,6 @@ func (c *copier) rewrite(tt *treeTask) error {
 							return fmt.Errorf("file %s: data blob %s was not copied", quote(joinPath(tt.path, n.Name)), e.ID.Short())
 						}
 						c.newMap[mapKey{tree.DataBlob, e.ID}] = task.dst
-						same = same && task.dst == e.ID
 						e.ID = task.dst
 					}
 					content[j] = e
@@ -806,20 +843,38 @@ func (c *copier) rewrite(tt *treeTask) error {
 			}
 		}
 	}
-	var (
-		data []byte
-		id   ID
-		err  error
-	)
-	if same && c.identity && tt.raw != nil {
-		data, id = tt.raw, tt.src
-	} else {
-		if data, err = tree.Encode(t); err != nil {
-			return fmt.Errorf("directory %s: %w", quote(tt.path), err)
-		}
-		id = c.dst.Hash(data)
+	data, err := tree.Encode(t)
+	if err != nil {
+		return fmt.Errorf("directory %s: %w", quote(tt.path), err)
 	}
+	return c.storeTree(tt, c.dst.Hash(data), data)
+}
+
+// keep is rewrite with identity: every ID stays, so the source's encoding
+// is stored as is once every child is in place.
+func (c *copier) keep(tt *treeTask) error {
+	for i := range tt.t.Nodes {
+		n := &tt.t.Nodes[i]
+		switch n.Type {
+		case tree.Dir:
+			if _, ok := c.newMap[mapKey{tree.TreeBlob, n.Subtree}]; !ok {
+				return fmt.Errorf("directory %s: subtree %s was not copied", quote(joinPath(tt.path, n.Name)), n.Subtree.Short())
+			}
+		case tree.File:
+			for _, e := range n.Content {
+				if task := c.tasks[e.ID]; !e.Hole && (task == nil || task.dst != e.ID) {
+					return fmt.Errorf("file %s: data blob %s was not copied", quote(joinPath(tt.path, n.Name)), e.ID.Short())
+				}
+			}
+		}
+	}
+	return c.storeTree(tt, tt.src, tt.raw)
+}
+
+// storeTree stores a rewritten tree under id unless dst has it.
+func (c *copier) storeTree(tt *treeTask, id ID, data []byte) error {
 	known := c.dst.HasBlob(tree.TreeBlob, id)
+	var err error
 	if !known {
 		known, err = c.dst.SaveBlob(c.ctx, tree.TreeBlob, id, data)
 	}

@@ -268,15 +268,19 @@ func (a *Adapter) AdoptPackTo(ctx context.Context, dst archive.Repo, p archive.I
 	if locs[0].Offset != pack.HeaderSize {
 		return false, nil
 	}
-	want := make(map[archive.ID]bool, len(locs))
+	type key struct {
+		t  archive.BlobType
+		id archive.ID
+	}
+	want := make(map[key]bool, len(locs))
 	for i, l := range locs {
 		if l.Pack != p || (i > 0 && l.Offset != locs[i-1].Offset+locs[i-1].Length) {
 			return false, nil
 		}
-		want[l.ID] = true
+		want[key{l.Type, l.ID}] = true
 	}
 	_, err := d.AdoptPack(ctx, a.R, repo.ID(p), func(t repo.BlobType, id repo.ID) bool {
-		return t == repo.DataBlob && want[archive.ID(id)]
+		return want[key{archive.BlobType(t), archive.ID(id)}]
 	})
 	if errors.Is(err, repo.ErrNotAdoptable) {
 		return false, nil

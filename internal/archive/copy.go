@@ -98,10 +98,12 @@ type copier struct {
 	// With identity, treeCache keeps each decoded tree and its encoding
 	// by ID (source and destination name trees alike, so the adoption
 	// check and the walk share loads).
-	walkMu    sync.Mutex
-	treeSem   chan struct{}
-	walkers   chan struct{} // bounds the walk's extra goroutines
-	treeCache sync.Map      // ID → *loadedTree
+	walkMu       sync.Mutex
+	treeSem      chan struct{}
+	walkers      chan struct{} // bounds the walk's extra goroutines
+	treeCache    sync.Map      // ID → *loadedTree
+	treePrefetch sync.Map      // source pack ID → *sync.Once of its prefetch (identity)
+	treeRaw      sync.Map      // ID → func() ([]byte, error): a prefetched tree not yet decoded
 
 	tasks map[ID]*dataTask
 	list  []*dataTask // tasks in the order the walk found them
@@ -367,6 +369,11 @@ func (c *copier) loadTree(r Repo, id ID, path string) (*loadedTree, error) {
 			return v.(*loadedTree), nil
 		}
 	}
+	if c.identity && r == c.src {
+		if lt := c.prefetchTrees(id); lt != nil {
+			return lt, nil
+		}
+	}
 	data, err := r.LoadBlob(c.ctx, tree.TreeBlob, id, nil)
 	if err != nil {
 		return nil, &BlobError{Path: path, Type: tree.TreeBlob, ID: id, Err: err}
@@ -380,6 +387,48 @@ func (c *copier) loadTree(r Repo, id ID, path string) (*loadedTree, error) {
 		c.treeCache.Store(id, lt)
 	}
 	return lt, nil
+}
+
+// prefetchTrees reads, once per source pack (PackTreeLoader), every tree
+// of the pack holding tree id, and returns id's, decoded; nil when the
+// source cannot, the pack read failed or the tree does not decode (the
+// caller then loads the tree by itself, and reports damage naming its
+// path). Trees are decompressed and decoded by the walkers that need them.
+func (c *copier) prefetchTrees(id ID) *loadedTree {
+	ptl, ok := c.src.(PackTreeLoader)
+	if !ok {
+		return nil
+	}
+	loc, ok := c.src.Lookup(tree.TreeBlob, id)
+	if !ok {
+		return nil
+	}
+	v, _ := c.treePrefetch.LoadOrStore(loc.Pack, &sync.Once{})
+	v.(*sync.Once).Do(func() {
+		err := ptl.LoadPackTrees(c.ctx, loc.Pack, func(tid ID, plain func() ([]byte, error)) {
+			c.treeRaw.Store(tid, plain)
+		})
+		if err != nil && c.ctx.Err() == nil {
+			c.log.Debug("reading a pack of trees failed; its trees load one by one", "pack", loc.Pack.Short(), "err", err)
+		}
+	})
+	if v, ok := c.treeCache.Load(id); ok {
+		return v.(*loadedTree)
+	}
+	p, ok := c.treeRaw.LoadAndDelete(id)
+	if !ok {
+		return nil
+	}
+	data, err := p.(func() ([]byte, error))()
+	if err != nil {
+		return nil
+	}
+	t, err := tree.Decode(data)
+	if err != nil {
+		return nil
+	}
+	lt, _ := c.treeCache.LoadOrStore(id, &loadedTree{t: t, raw: data})
+	return lt.(*loadedTree)
 }
 
 // adopt checks that the destination tree d (mapped from source tree s) is
@@ -476,7 +525,6 @@ func (c *copier) copyData() {
 	rc, rawOK := c.src.(RawCopier)
 	var singles []*dataTask
 	byPack := map[ID]int{}
-	var runs [][]packRun // per pack, in order of first need
 	var locsOf [][]BlobLocation
 	var tasksOf [][]*dataTask
 	for _, task := range c.list {
@@ -506,10 +554,6 @@ func (c *copier) copyData() {
 		tasksOf[i] = append(tasksOf[i], task)
 	}
 	c.maybeProgress()
-	runs = make([][]packRun, len(locsOf))
-	for i := range locsOf {
-		runs[i] = splitRuns(locsOf[i], tasksOf[i])
-	}
 
 	work := make(chan func() error)
 	var wg sync.WaitGroup
@@ -548,14 +592,14 @@ func (c *copier) copyData() {
 		}
 	}
 feed:
-	for i, pr := range runs {
+	for i := range locsOf { // packs in order of first need
 		if adoptOK {
-			if !send(func() error { return c.adoptPack(ad, rc, locsOf[i], tasksOf[i], pr) }) {
+			if !send(func() error { return c.adoptPack(ad, rc, locsOf[i], tasksOf[i]) }) {
 				break
 			}
 			continue
 		}
-		for _, r := range pr {
+		for _, r := range splitRuns(locsOf[i], tasksOf[i]) {
 			if !send(func() error { return c.copyRun(rc, r) }) {
 				break feed
 			}
@@ -694,7 +738,7 @@ func (c *copier) adoptTrees(ad PackAdopter, pack ID, locs []BlobLocation) {
 // (PackAdopter) when they are all it holds; otherwise, or when adopting
 // fails other than by cancellation, it moves them run by run, which names
 // a damaged blob and its file.
-func (c *copier) adoptPack(ad PackAdopter, rc RawCopier, locs []BlobLocation, tasks []*dataTask, runs []packRun) error {
+func (c *copier) adoptPack(ad PackAdopter, rc RawCopier, locs []BlobLocation, tasks []*dataTask) error {
 	ok, err := ad.AdoptPackTo(c.ctx, c.dst, locs[0].Pack, locs)
 	if ok {
 		for _, task := range tasks {
@@ -715,7 +759,7 @@ func (c *copier) adoptPack(ad PackAdopter, rc RawCopier, locs []BlobLocation, ta
 		}
 		c.log.Debug("adopting a pack failed; moving its blobs one run at a time", "pack", locs[0].Pack.Short(), "err", err)
 	}
-	for _, r := range runs {
+	for _, r := range splitRuns(locs, tasks) {
 		if err := c.copyRun(rc, r); err != nil {
 			return err
 		}

@@ -152,6 +152,18 @@ type PackAdopter interface {
 	AdoptPackTo(ctx context.Context, dst Repo, pack ID, blobs []BlobLocation) (ok bool, err error)
 }
 
+// PackTreeLoader is an optional capability of a Repo: loading every tree
+// of one pack with one read, for walks that will need most of them (a
+// copy's walk loads each of a snapshot's trees, which sit together in a
+// few packs: one sequential read instead of hundreds of small ones).
+type PackTreeLoader interface {
+	// LoadPackTrees calls fn with the ID of each tree blob of pack, read
+	// and authenticated, and a function that returns its plaintext
+	// (decompressing it then, so callers can spread that work; it may be
+	// called after LoadPackTrees returned, from any goroutine).
+	LoadPackTrees(ctx context.Context, pack ID, fn func(id ID, plain func() ([]byte, error))) error
+}
+
 // Sentinel errors.
 var (
 	// ErrBlobNotFound: a referenced blob is not in the repository.

@@ -222,6 +222,23 @@ func (r *Repository) readTrailer(ctx context.Context, id ID, size int64) ([]pack
 	return entries, nil
 }
 
+// PackBlobs lists the blobs a pack holds, from its authenticated trailer.
+func (r *Repository) PackBlobs(ctx context.Context, packID ID) ([]BlobLocation, error) {
+	info, err := r.st.Stat(ctx, pack.Name(packID))
+	if err != nil {
+		return nil, readError(packID, nil, err)
+	}
+	entries, err := r.readTrailer(ctx, packID, info.Size)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]BlobLocation, len(entries))
+	for i, e := range entries {
+		out[i] = BlobLocation{Type: BlobType(e.Type), ID: e.ID, Pack: packID, Offset: int64(e.Offset), Length: int64(e.Length), RawLength: int64(e.RawLength)}
+	}
+	return out, nil
+}
+
 // readTail reads the tail (sealed trailer, body sum, trailer length) of a
 // pack of size bytes, with at most two range reads.
 func (r *Repository) readTail(ctx context.Context, id ID, size int64) ([]byte, error) {

@@ -24,10 +24,11 @@ type Adapter struct {
 }
 
 var (
-	_ archive.Repo         = (*Adapter)(nil)
-	_ archive.RawCopier    = (*Adapter)(nil)
-	_ archive.StoredCopier = (*Adapter)(nil)
-	_ archive.PackAdopter  = (*Adapter)(nil)
+	_ archive.Repo           = (*Adapter)(nil)
+	_ archive.RawCopier      = (*Adapter)(nil)
+	_ archive.StoredCopier   = (*Adapter)(nil)
+	_ archive.PackAdopter    = (*Adapter)(nil)
+	_ archive.PackTreeLoader = (*Adapter)(nil)
 )
 
 // New wraps r.
@@ -286,6 +287,26 @@ func (a *Adapter) AdoptPackTo(ctx context.Context, dst archive.Repo, p archive.I
 		return false, nil
 	}
 	return err == nil, translate(err)
+}
+
+// LoadPackTrees reads a pack's trailer, then its tree blobs with one
+// ranged read; each is decompressed when its plain function is called.
+func (a *Adapter) LoadPackTrees(ctx context.Context, p archive.ID, fn func(archive.ID, func() ([]byte, error))) error {
+	all, err := a.R.PackBlobs(ctx, repo.ID(p))
+	if err != nil {
+		return translate(err)
+	}
+	trees := all[:0]
+	for _, l := range all {
+		if l.Type == repo.TreeBlob {
+			trees = append(trees, l)
+		}
+	}
+	return translate(a.R.ReadPackBlobsRaw(ctx, repo.ID(p), trees, func(l repo.BlobLocation, rb repo.RawBlob) error {
+		rb.Data = slices.Clone(rb.Data)
+		fn(archive.ID(l.ID), func() ([]byte, error) { return a.R.DecodeRaw(rb, nil) })
+		return nil
+	}))
 }
 
 // Repository returns the wrapped repository; types that embed an Adapter

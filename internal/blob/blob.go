@@ -115,6 +115,26 @@ func PutStream(ctx context.Context, s Store, name string, size int64, r io.Reade
 	return s.Put(ctx, name, data)
 }
 
+// DirPreparer is an optional capability of stores whose names map to real
+// directories (localfs): creating, ahead of time, the directories that
+// objects under the given name prefixes will need, so that the first write
+// under each does not pay for creating and syncing one. Decorators that
+// can pass it on implement it.
+type DirPreparer interface {
+	// PrepareDirs creates the directory of each prefix (a name without
+	// its last element, "packs/3f"), and their parents, durably.
+	PrepareDirs(ctx context.Context, prefixes []string) error
+}
+
+// PrepareDirs calls s's PrepareDirs when it has one; otherwise there is
+// nothing to prepare.
+func PrepareDirs(ctx context.Context, s Store, prefixes []string) error {
+	if p, ok := s.(DirPreparer); ok {
+		return p.PrepareDirs(ctx, prefixes)
+	}
+	return nil
+}
+
 // ReadExactly fills dst from r and checks that r then ends: for
 // PutStream implementations. A short or long stream is an error.
 func ReadExactly(r io.Reader, dst []byte) error {

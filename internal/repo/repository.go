@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -234,6 +235,16 @@ func Init(ctx context.Context, st blob.Store, kek KEK, opts Options) (*Repositor
 			return nil, fmt.Errorf("%w: %s", ErrRepositoryExists, st.Location())
 		}
 		return nil, fmt.Errorf("repo: init: write config: %w", err)
+	}
+	// The 256 pack directories (and those of the other objects) exist from
+	// the start where storage has directories: the first pack written to
+	// each would otherwise create and sync one (restic's init does the same).
+	dirs := []string{strings.TrimSuffix(indexPrefix, "/"), strings.TrimSuffix(snapshotPrefix, "/"), strings.TrimSuffix(sessionPrefix, "/")}
+	for i := range 256 {
+		dirs = append(dirs, fmt.Sprintf("%s%02x", pack.Prefix, i))
+	}
+	if err := blob.PrepareDirs(ctx, st, dirs); err != nil {
+		return nil, fmt.Errorf("repo: init: %w", err)
 	}
 	opts.Logger.Info("repository created", "location", st.Location(), "repo_id", repoID, "kek", kek.name)
 	return Open(ctx, st, kek, opts)

@@ -54,6 +54,19 @@ func (p *PrefixStore) Location() string {
 func (p *PrefixStore) Prefix() string { return p.prefix }
 
 // Put implements blob.Store.
+// PrepareDirs prepares the prefixed directories in inner.
+func (p *PrefixStore) PrepareDirs(ctx context.Context, prefixes []string) error {
+	full := make([]string, len(prefixes))
+	for i, x := range prefixes {
+		n, err := p.full(x)
+		if err != nil {
+			return err
+		}
+		full[i] = n
+	}
+	return blob.PrepareDirs(ctx, p.inner, full)
+}
+
 // PutStream streams into inner under the prefixed name.
 func (p *PrefixStore) PutStream(ctx context.Context, name string, size int64, r io.Reader) error {
 	n, err := p.full(name)

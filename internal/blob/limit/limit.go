@@ -140,6 +140,11 @@ func (s *Store) PutStream(ctx context.Context, name string, size int64, r io.Rea
 	return s.write(ctx, "put", name, size, func() error { return blob.PutStream(ctx, s.inner, name, size, r) })
 }
 
+// PrepareDirs passes the preparation on (blob.DirPreparer).
+func (s *Store) PrepareDirs(ctx context.Context, prefixes []string) error {
+	return blob.PrepareDirs(ctx, s.inner, prefixes)
+}
+
 // PutIfAbsent runs the inner PutIfAbsent in a write slot.
 func (s *Store) PutIfAbsent(ctx context.Context, name string, data []byte) error {
 	return s.write(ctx, "put-if-absent", name, int64(len(data)), func() error { return s.inner.PutIfAbsent(ctx, name, data) })

@@ -265,6 +265,33 @@ func (s *Store) writeTemp(dir string, fill func(*os.File) error) (path string, e
 	return f.Name(), nil
 }
 
+// PrepareDirs creates the directories of the prefixes (blob.DirPreparer),
+// syncing each parent once instead of once per new directory.
+func (s *Store) PrepareDirs(ctx context.Context, prefixes []string) error {
+	parents := map[string]bool{}
+	for _, p := range prefixes {
+		if err := check(ctx, "prepare", p+"/x"); err != nil {
+			return err
+		}
+		dir := s.path(p + "/x")
+		dir = filepath.Dir(dir)
+		parent := filepath.Dir(dir)
+		if err := s.mkdirs(parent); err != nil {
+			return translate("prepare", p, err)
+		}
+		if err := os.Mkdir(dir, s.opts.DirMode); err != nil && !errors.Is(err, fs.ErrExist) {
+			return translate("prepare", p, err)
+		}
+		parents[parent] = true
+	}
+	for parent := range parents {
+		if err := s.syncDir(parent); err != nil {
+			return translate("prepare", parent, err)
+		}
+	}
+	return nil
+}
+
 // mkdirs creates dir and its missing parents, fsyncing each new entry into
 // its parent so that the path survives a power loss.
 func (s *Store) mkdirs(dir string) error {

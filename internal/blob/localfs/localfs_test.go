@@ -327,3 +327,32 @@ func BenchmarkStore(b *testing.B) {
 		return s
 	})
 }
+
+// PrepareDirs creates the directories of the prefixes; objects then land
+// in them, and a bad prefix is refused before anything is created.
+func TestPrepareDirs(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	s, err := New(ctx, Options{Root: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := blob.PrepareDirs(ctx, s, []string{"packs/00", "packs/ff", "index"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"packs/00", "packs/ff", "index"} {
+		if fi, err := os.Stat(filepath.Join(root, d)); err != nil || !fi.IsDir() {
+			t.Errorf("%s: %v, want a directory", d, err)
+		}
+	}
+	if err := s.Put(ctx, "packs/00/abc", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if err := blob.PrepareDirs(ctx, s, []string{"../escape"}); err == nil {
+		t.Error("PrepareDirs of an invalid prefix: no error")
+	}
+	if _, err := os.Stat(filepath.Join(root, "..", "escape")); err == nil {
+		t.Error("an invalid prefix created a directory")
+	}
+}

@@ -240,6 +240,11 @@ func (s *Store) PutStream(ctx context.Context, name string, size int64, r io.Rea
 	return blob.PutStream(ctx, putOnly{s}, name, size, r)
 }
 
+// PrepareDirs passes the preparation on (blob.DirPreparer), once.
+func (s *Store) PrepareDirs(ctx context.Context, prefixes []string) error {
+	return blob.PrepareDirs(ctx, s.inner, prefixes)
+}
+
 // putOnly hides a Store's PutStream, so blob.PutStream reads the stream
 // and calls Put.
 type putOnly struct{ blob.Store }

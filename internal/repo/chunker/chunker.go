@@ -139,12 +139,10 @@ func (c *Chunker) Next(buf []byte) (Chunk, error) {
 			}
 			return c.emit(buf, len(buf), 0), nil
 		}
-		// Read more: first up to the minimum in one go, then in steps.
-		want := readStep
-		if len(buf) < p.MinSize {
-			want = p.MinSize - len(buf) + readStep
-		}
-		want = min(want, p.MaxSize-len(buf))
+		// Read more, readStep at a time: on Linux, reads of a cold file
+		// larger than the readahead window run several times slower
+		// than a sequence of small ones (readahead then stays ahead).
+		want := min(readStep, p.MaxSize-len(buf))
 		if cap(buf)-len(buf) < want {
 			nb := make([]byte, len(buf), max(len(buf)+want, min(2*cap(buf), p.MaxSize)))
 			copy(nb, buf)

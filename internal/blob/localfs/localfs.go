@@ -378,17 +378,7 @@ type fileReader struct {
 	name string
 }
 
-// maxRead caps each read of a file. On Linux a read of a cold file larger
-// than the readahead window waits for the disk piece by piece; a sequence
-// of reads of this size keeps readahead ahead of the reader, several times
-// faster for 16 MiB packs.
-const maxRead = 128 << 10
-
-// Read reads at most maxRead bytes (io.ReadFull and io.Copy loop).
 func (r *fileReader) Read(p []byte) (int, error) {
-	if len(p) > maxRead {
-		p = p[:maxRead]
-	}
 	n, err := r.r.Read(p)
 	if err != nil && err != io.EOF {
 		err = translate("read", r.name, err)

@@ -65,10 +65,10 @@
 // seal blobs directly into reserved slots of the open pack buffer, and
 // Uploads goroutines hash and Put full packs, so compression, encryption
 // and I/O overlap with the caller's chunking and hashing. Backpressure: a
-// bounded job queue and a pool of Uploads+1 data pack buffers (plus the
-// open tree pack, at most 4 MiB). Memory of the
-// pipeline ≈ (Uploads+1) × (PackSize + 1 MiB) + 3 × Workers × chunk size —
-// about 75 MB measured for a backup of any size with the defaults.
+// bounded job queue and a pool of max(2, Uploads) data pack buffers (plus the
+// open tree pack, at most 4 MiB): one pack fills while the other uploads.
+// Memory of the pipeline ≈ max(2, Uploads) × (PackSize + 1 MiB) + 3 × Workers ×
+// chunk size — about 55 MB for a backup of any size with the defaults.
 // Incompressible data is detected by compressing an 8 KiB sample with the
 // fastest zstd level; it is then stored without spending time in zstd.
 // Benchmarks: BenchmarkBackup* (full path chunk → hash → dedup → compress →

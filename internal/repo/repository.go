@@ -28,8 +28,8 @@ import (
 const (
 	// DefaultPackSize: 16 MiB packs keep object counts low on S3 (65,536
 	// per TiB, one PUT per 16 MiB), make one pack one efficient sequential
-	// read, and bound the pipeline's memory to about (Uploads+1) × 17 MiB
-	// ≈ 51 MiB — peak RSS matters as much as throughput. Larger packs (32
+	// read, and bound the pipeline's memory to about Uploads × 17 MiB
+	// ≈ 34 MiB — peak RSS matters as much as throughput. Larger packs (32
 	// MiB) would halve object counts but double that memory and make
 	// garbage collection coarser (a pack is deleted or repacked whole).
 	DefaultPackSize = 16 << 20
@@ -66,7 +66,7 @@ type Options struct {
 	// GOMAXPROCS).
 	Workers int
 	// Uploads is the number of packs uploaded concurrently (default
-	// DefaultUploads). Memory is about (Uploads+1) × PackSize.
+	// DefaultUploads). Memory is about max(2, Uploads) × PackSize.
 	Uploads int
 	// Compression is one of the Compress* modes (default CompressAuto).
 	Compression string

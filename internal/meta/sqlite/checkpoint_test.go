@@ -87,7 +87,10 @@ func TestWALRestartsUnderSustainedWrites(t *testing.T) {
 		t.Errorf("the writer finished %d checkpoints in %d vault creations, want several", got, n)
 	}
 	const pageFrame = 4096 + 24
-	if limit := int64(16 * restart * pageFrame); maxWAL.Load() > limit {
+	// 24 restarts' worth: checkpoints lag on a loaded machine (2,104
+	// frames seen with other test packages running), and unbounded growth
+	// would reach about 4,800.
+	if limit := int64(24 * restart * pageFrame); maxWAL.Load() > limit {
 		t.Errorf("WAL file reached %d bytes (%d frames) after %d vault creations; want it bounded near %d frames",
 			maxWAL.Load(), maxWAL.Load()/pageFrame, n, restart)
 	}

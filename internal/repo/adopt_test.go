@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/coffer/coffer/internal/blob"
@@ -137,5 +138,50 @@ func TestAdoptPack(t *testing.T) {
 	defer other.Close()
 	if _, err := other.AdoptPack(ctx, src, loc.Pack, all); err == nil || errors.Is(err, ErrNotAdoptable) {
 		t.Fatalf("adopt across domains: got %v, want a refusal", err)
+	}
+}
+
+// A pack adopted by a writer that stops before its Flush (a copy that
+// crashed or failed) is unreferenced data: check notices it, nothing is
+// damaged, and GC removes it.
+func TestAdoptedPackWithoutCommitIsGarbage(t *testing.T) {
+	ctx := context.Background()
+	src, dst, dstStore := domainPair(t)
+	_, refs := writeSnapshot(t, src, [][]byte{randData(1, 20<<10), randData(2, 20<<10)}, nil)
+	loc, _ := src.Lookup(DataBlob, refs[0].ID)
+	if _, err := dst.AdoptPack(ctx, src, loc.Pack, func(BlobType, ID) bool { return true }); err != nil {
+		t.Fatal(err)
+	}
+	if err := dst.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := countObjects(t, dstStore, "packs/"); n != 1 {
+		t.Fatalf("%d packs in the destination, want the adopted one", n)
+	}
+	r, err := Open(ctx, dstStore, testKEK(t, "dst"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.HasBlob(DataBlob, refs[0].ID) {
+		t.Fatal("a blob of an adopted pack never flushed is indexed")
+	}
+	c := mustCheck(t, r, true)
+	if !c.OK() {
+		t.Fatalf("check: %v", c.Error())
+	}
+	if !slices.ContainsFunc(c.Notices, func(p Problem) bool { return p.Kind == PackUnindexed }) {
+		t.Fatalf("check notices %v, want the unindexed adopted pack", c.Notices)
+	}
+	// GC from a Repository that made no dedup decision of its own (one
+	// that did waits for its own session).
+	r.Close()
+	g, err := Open(ctx, dstStore, testKEK(t, "dst"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	rep := mustGC(t, g, gcOpts())
+	if n := countObjects(t, dstStore, "packs/"); n != 0 {
+		t.Fatalf("%d packs left after GC (%+v), want 0", n, rep)
 	}
 }

@@ -27,7 +27,9 @@
 //     and listed in its Extra, so garbage collection keeps it. Copies
 //     between repositories that name blobs alike (SourceKey equal: one
 //     deduplication domain) need none: IDs are kept, what the destination
-//     holds is not read, and the rest moves as stored (StoredCopier).
+//     holds is not read, a source pack whose blobs the destination all
+//     lacks is adopted whole (PackAdopter: its sealed bytes reused), and
+//     the rest moves blob by blob as stored (StoredCopier).
 //
 // Tree and stream layout is defined in package tree.
 package archive

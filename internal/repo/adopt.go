@@ -113,7 +113,9 @@ func (r *Repository) AdoptPack(ctx context.Context, src *Repository, packID ID, 
 		}
 	}
 	s.mu.Unlock()
-	s.addUploaded(uploaded{id: newID, size: size, entries: entries})
+	// Adopted packs are indexed eight at a time while the copy goes on,
+	// so its commit has few left to index.
+	s.addUploaded(uploaded{id: newID, size: size, entries: entries}, 8)
 	return entries, nil
 }
 

@@ -414,17 +414,17 @@ func (s *saver) upload(pb *packBuf) {
 		s.fail(fmt.Errorf("upload pack %s: %w", id.Short(), err))
 		return
 	}
-	s.addUploaded(uploaded{id: id, size: size, entries: entries})
+	s.addUploaded(uploaded{id: id, size: size, entries: entries}, 64)
 }
 
 // addUploaded queues a durable pack for the next index object, writing one
-// at once when many packs wait.
-func (s *saver) addUploaded(u uploaded) {
+// at once when at least eager packs (or many entries) wait.
+func (s *saver) addUploaded(u uploaded, eager int) {
 	r := s.r
 	s.mu.Lock()
 	s.pending = append(s.pending, u)
 	s.pendingN += len(u.entries)
-	many := len(s.pending) >= 64 || s.pendingN >= index.MaxObjectEntries/2
+	many := len(s.pending) >= eager || s.pendingN >= index.MaxObjectEntries/2
 	s.mu.Unlock()
 	if many {
 		// Long backups index as they go, so that an interrupted one leaves

@@ -102,7 +102,7 @@ type copier struct {
 	treeSem      chan struct{}
 	walkers      chan struct{} // bounds the walk's extra goroutines
 	treeCache    sync.Map      // ID → *loadedTree
-	treePrefetch sync.Map      // source pack ID → *sync.Once of its prefetch (identity)
+	treePrefetch sync.Map      // prefetchKey → *sync.Once of the pack's prefetch (identity)
 	treeRaw      sync.Map      // ID → func() ([]byte, error): a prefetched tree not yet decoded
 
 	tasks map[ID]*dataTask
@@ -369,8 +369,8 @@ func (c *copier) loadTree(r Repo, id ID, path string) (*loadedTree, error) {
 			return v.(*loadedTree), nil
 		}
 	}
-	if c.identity && r == c.src {
-		if lt := c.prefetchTrees(id); lt != nil {
+	if c.identity {
+		if lt := c.prefetchTrees(r, id); lt != nil {
 			return lt, nil
 		}
 	}
@@ -389,21 +389,29 @@ func (c *copier) loadTree(r Repo, id ID, path string) (*loadedTree, error) {
 	return lt, nil
 }
 
-// prefetchTrees reads, once per source pack (PackTreeLoader), every tree
-// of the pack holding tree id, and returns id's, decoded; nil when the
-// source cannot, the pack read failed or the tree does not decode (the
+// prefetchKey names a pack of the source or of the destination.
+type prefetchKey struct {
+	dst  bool
+	pack ID
+}
+
+// prefetchTrees reads, once per pack of r (source or destination:
+// PackTreeLoader), every tree of the pack holding tree id, and returns
+// id's, decoded (with identity both name trees alike, so one cache serves
+// the walk and the check of what the destination holds); nil when the
+// repository cannot, the pack read failed or the tree does not decode (the
 // caller then loads the tree by itself, and reports damage naming its
 // path). Trees are decompressed and decoded by the walkers that need them.
-func (c *copier) prefetchTrees(id ID) *loadedTree {
-	ptl, ok := c.src.(PackTreeLoader)
+func (c *copier) prefetchTrees(r Repo, id ID) *loadedTree {
+	ptl, ok := r.(PackTreeLoader)
 	if !ok {
 		return nil
 	}
-	loc, ok := c.src.Lookup(tree.TreeBlob, id)
+	loc, ok := r.Lookup(tree.TreeBlob, id)
 	if !ok {
 		return nil
 	}
-	v, _ := c.treePrefetch.LoadOrStore(loc.Pack, &sync.Once{})
+	v, _ := c.treePrefetch.LoadOrStore(prefetchKey{dst: r != c.src, pack: loc.Pack}, &sync.Once{})
 	v.(*sync.Once).Do(func() {
 		err := ptl.LoadPackTrees(c.ctx, loc.Pack, func(tid ID, plain func() ([]byte, error)) {
 			c.treeRaw.Store(tid, plain)

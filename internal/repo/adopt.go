@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 
 	"github.com/coffer/coffer/internal/blob"
@@ -123,11 +124,8 @@ func (r *Repository) AdoptPack(ctx context.Context, src *Repository, packID ID, 
 // passed it returns io.EOF only if they hash to want, else a
 // *CorruptError (so a streamed write of a damaged body fails, unpublished).
 type checkedBody struct {
-	r io.Reader
-	h interface {
-		io.Writer
-		Sum([]byte) []byte
-	}
+	r    io.Reader
+	h    hash.Hash
 	left int64
 	want [32]byte
 	pack ID

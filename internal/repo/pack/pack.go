@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 
 	"github.com/coffer/coffer/internal/repo/crypto"
 	"github.com/zeebo/blake3"
@@ -134,7 +135,7 @@ func BodySum(body []byte) [32]byte { return blake3.Sum256(body) }
 
 // NewBodyHasher returns a hash.Hash whose Sum is BodySum of what was
 // written, for bodies that are streamed.
-func NewBodyHasher() *blake3.Hasher { return blake3.New() }
+func NewBodyHasher() hash.Hash { return blake3.New() }
 
 // Name is the storage name of a pack.
 func Name(id [32]byte) string {

@@ -274,8 +274,10 @@ func parseArgs(e *env, fs *flag.FlagSet, args []string) ([]string, error) {
 	return pos, nil
 }
 
+// out prints v as indented JSON with --json or when text is nil (reports
+// whose text form is their JSON), else with text.
 func (e *env) out(v any, text func(w io.Writer)) {
-	if e.json {
+	if e.json || text == nil {
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(v)
@@ -740,10 +742,7 @@ func cmdGC(e *env, fs *flag.FlagSet, loc *location, args []string) error {
 	if err != nil {
 		return err
 	}
-	e.out(rep, func(w io.Writer) {
-		b, _ := json.MarshalIndent(rep, "", "  ")
-		fmt.Fprintf(w, "%s\n", b)
-	})
+	e.out(rep, nil)
 	return nil
 }
 
@@ -760,10 +759,7 @@ func cmdStats(e *env, fs *flag.FlagSet, loc *location, args []string) error {
 	if err != nil {
 		return err
 	}
-	e.out(st, func(w io.Writer) {
-		b, _ := json.MarshalIndent(st, "", "  ")
-		fmt.Fprintf(w, "%s\n", b)
-	})
+	e.out(st, nil)
 	return nil
 }
 

@@ -5,16 +5,23 @@ import (
 	"testing"
 )
 
+// generatePair generates the 4 MiB data set of seed 7 twice, in dir/a and
+// dir/b.
+func generatePair(t *testing.T, dir string) (a, b *Dataset) {
+	t.Helper()
+	var err error
+	if a, err = Generate(filepath.Join(dir, "a"), 7, 4<<20); err != nil {
+		t.Fatal(err)
+	}
+	if b, err = Generate(filepath.Join(dir, "b"), 7, 4<<20); err != nil {
+		t.Fatal(err)
+	}
+	return a, b
+}
+
 func TestGenerateIsReproducible(t *testing.T) {
 	dir := t.TempDir()
-	a, err := Generate(filepath.Join(dir, "a"), 7, 4<<20)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := Generate(filepath.Join(dir, "b"), 7, 4<<20)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, b := generatePair(t, dir)
 	da, na, _ := ContentDigest(a.Dir)
 	db, nb, _ := ContentDigest(b.Dir)
 	if da != db || na != nb {
@@ -54,15 +61,7 @@ func TestParseAndRun(t *testing.T) {
 }
 
 func TestMutateFiles(t *testing.T) {
-	dir := t.TempDir()
-	a, err := Generate(filepath.Join(dir, "a"), 7, 4<<20)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := Generate(filepath.Join(dir, "b"), 7, 4<<20)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, b := generatePair(t, t.TempDir())
 	before, files, _ := ContentDigest(a.Dir)
 	na, err := MutateFiles(a.Dir, 3, 0.05)
 	if err != nil {

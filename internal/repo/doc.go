@@ -63,7 +63,7 @@
 // SaveBlob deduplicates against blobs in flight and the index, copies the
 // data and returns; Workers goroutines (default GOMAXPROCS) compress and
 // seal blobs directly into reserved slots of the open pack buffer, and
-// Uploads goroutines hash and Put full packs, so compression, encryption
+// Uploads goroutines Put full packs, so compression, encryption
 // and I/O overlap with the caller's chunking and hashing. Backpressure: a
 // bounded job queue and a pool of max(2, Uploads) data pack buffers (plus the
 // open tree pack, at most 4 MiB): one pack fills while the other uploads.

@@ -14,9 +14,10 @@ import (
 
 // The save pipeline:
 //
-//	SaveBlob (caller) ──jobs──▶ workers (compress, seal into a reserved
-//	slot of the open pack) ──uploads──▶ uploaders (hash, Put) ──▶ pending
-//	index ──▶ index object Put ──▶ Set.Add
+//	SaveBlob (caller) ──jobs──▶ workers (compress, seal under the pack's
+//	key into a reserved slot of the open pack; the worker that fills a
+//	pack seals its header, appends its tail and names it) ──uploads──▶
+//	uploaders (Put) ──▶ pending index ──▶ index object Put ──▶ Set.Add
 //
 // Tree blobs and data blobs go to separate open packs, so that the
 // metadata of many snapshots sits in a few packs: walking trees (no-change

@@ -247,3 +247,30 @@ func TestCopyWideTree(t *testing.T) {
 		restoreEqual(t, dst, id, src, "wide tree")
 	}
 }
+
+// A damaged directory tree in the source (read with the rest of its pack
+// of trees) fails the copy with an error naming the directory, and the
+// destination gets no snapshot.
+func TestCopyWithinDomainDamagedTree(t *testing.T) {
+	ctx := context.Background()
+	dom := kek(t, "domain")
+	a, b := newMember(t, dom), newMember(t, dom)
+	src := archivetest.MakeTestTree(t, archivetest.TreeOptions{Files: 30, SparseSize: -1})
+	res := archivetest.MustBackup(t, a, src, archive.Options{})
+	n, err := archive.ResolvePath(ctx, a, res.Snapshot.Root, "docs")
+	if err != nil || n.Type != tree.Dir {
+		t.Fatalf("docs: %v %+v", err, n)
+	}
+	damageBlob(t, a.Adapter, a.dir, tree.TreeBlob, n.Subtree)
+
+	_, _, err = archive.CopySnapshot(ctx, a, b, res.ID, archive.CopyOptions{})
+	var be *archive.BlobError
+	if !errors.As(err, &be) || be.Path != "docs" || be.Type != tree.TreeBlob || be.ID != n.Subtree || !errors.Is(err, repo.ErrCorrupt) {
+		t.Fatalf("copy: got %v, want ErrCorrupt in a BlobError for the tree of docs", err)
+	}
+	count := 0
+	b.ListSnapshots(ctx, func(archive.ID, *archive.Snapshot) error { count++; return nil })
+	if count != 0 {
+		t.Errorf("snapshots in destination after a failed copy: %d", count)
+	}
+}

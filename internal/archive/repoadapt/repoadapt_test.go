@@ -124,7 +124,13 @@ func TestCopyBetweenRealRepositories(t *testing.T) {
 // damagePack flips a byte in the middle of the pack holding id.
 func damagePack(t *testing.T, a *repoadapt.Adapter, dir string, id archive.ID) {
 	t.Helper()
-	loc, ok := a.Lookup(tree.DataBlob, id)
+	damageBlob(t, a, dir, tree.DataBlob, id)
+}
+
+// damageBlob flips a byte in the middle of a stored blob of type typ.
+func damageBlob(t *testing.T, a *repoadapt.Adapter, dir string, typ archive.BlobType, id archive.ID) {
+	t.Helper()
+	loc, ok := a.Lookup(typ, id)
 	if !ok {
 		t.Fatalf("blob %s not found", id.Short())
 	}

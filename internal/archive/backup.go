@@ -43,7 +43,8 @@ type Options struct {
 	// SkipUnreadable turns an unreadable file or directory into a Warning
 	// (the entry is left out) instead of failing the backup.
 	SkipUnreadable bool
-	// Concurrency is the number of files read at once (default 2×CPUs).
+	// Concurrency is the number of small files read at once (default
+	// 2×CPUs); large files are read by one more worker per CPU.
 	Concurrency int
 	// Progress, if set, is called every ProgressInterval (default 1 s) and
 	// once at the end, from a goroutine the backup owns.
@@ -109,7 +110,15 @@ type backup struct {
 	names  nameCache
 
 	minChunk int
-	fileCh   chan fileJob
+	// The walk queues small files on fileCh, up to walkAhead ahead of the
+	// readers; prefetcher moves them to readyCh, starting their reads,
+	// for the workers. Large files go to bigCh and workers of their own,
+	// so that they do not wait behind thousands of small files and their
+	// reading and writing (bound by the disk) overlap the compression of
+	// small files (bound by the CPU). The walk used to reach the engine
+	// data set's large files only for the backup's last second, with half
+	// the CPU idle; this saved about 0.2 s (4%) of a cold first backup.
+	fileCh, readyCh, bigCh chan fileJob
 
 	errOnce sync.Once
 	err     error
@@ -226,7 +235,9 @@ func BackupDir(ctx context.Context, r Repo, root string, opts Options) (*Result,
 	defer cancel(nil)
 	b := &backup{
 		ctx: cctx, cancel: cancel, r: r, opts: opts, log: opts.Logger,
-		fileCh:   make(chan fileJob, 4*opts.Concurrency),
+		fileCh:   make(chan fileJob, walkAhead),
+		readyCh:  make(chan fileJob, 4*opts.Concurrency),
+		bigCh:    make(chan fileJob, walkAhead/4),
 		hlCands:  make(map[devIno][]hlCand),
 		rootDone: make(chan struct{}),
 		minChunk: r.ChunkMinSize(),
@@ -237,8 +248,14 @@ func BackupDir(ctx context.Context, r Repo, root string, opts Options) (*Result,
 	var workers sync.WaitGroup
 	for i := 0; i < opts.Concurrency; i++ {
 		workers.Add(1)
-		go func() { defer workers.Done(); b.worker() }()
+		go func() { defer workers.Done(); b.worker(b.readyCh) }()
 	}
+	for i := 0; i < cap(b.bigSem); i++ {
+		workers.Add(1)
+		go func() { defer workers.Done(); b.worker(b.bigCh) }()
+	}
+	workers.Add(1)
+	go func() { defer workers.Done(); b.prefetcher() }()
 	progDone := make(chan struct{})
 	var progWG sync.WaitGroup
 	if opts.Progress != nil {
@@ -271,6 +288,7 @@ func BackupDir(ctx context.Context, r Repo, root string, opts Options) (*Result,
 	b.resolveHardlinks()
 	b.st.scanDone.Store(true)
 	close(b.fileCh)
+	close(b.bigCh)
 	workers.Wait()
 	close(progDone)
 	progWG.Wait()
@@ -561,11 +579,12 @@ func (b *backup) fileEntry(d *dirState, i int, abs, rel string, pn *tree.Node) b
 		return true
 	}
 	d.pending.Add(1)
-	if n.Size <= int64(b.minChunk) {
-		b.prefetch(abs)
+	ch := b.fileCh
+	if n.Size > int64(b.minChunk) {
+		ch = b.bigCh
 	}
 	select {
-	case b.fileCh <- fileJob{dir: d, idx: i, abs: abs, rel: rel}:
+	case ch <- fileJob{dir: d, idx: i, abs: abs, rel: rel}:
 		return true
 	case <-b.ctx.Done():
 		d.pending.Add(-1)
@@ -574,8 +593,8 @@ func (b *backup) fileEntry(d *dirState, i int, abs, rel string, pn *tree.Node) b
 }
 
 // prefetch starts reading a small file into the page cache
-// (POSIX_FADV_WILLNEED) as it is queued, so that the worker that reads it a
-// few files later finds it there: a thread blocked in a cold read holds
+// (POSIX_FADV_WILLNEED) a few files before a worker reads it, so that the
+// worker finds it there: a thread blocked in a cold read holds
 // its scheduler slot (P) until the runtime notices, and with two CPUs that
 // left the compressors idle. A cold first backup of the engine data set
 // (15,818 files) took 5.1 s with prefetching against 6.2 s without.
@@ -735,8 +754,26 @@ func (b *backup) release(d *dirState) {
 	}
 }
 
-func (b *backup) worker() {
+// walkAhead bounds how many small files the walk queues ahead of the
+// workers (and, with walkAhead/4 large ones, how many directories'
+// entries are held for files not yet read).
+const walkAhead = 4096
+
+// prefetcher moves the walk's small files to the workers, prefetching
+// each: it runs at most readyCh's capacity (4×Concurrency) files ahead of
+// them. It closes readyCh when the walk is done and fileCh drained.
+func (b *backup) prefetcher() {
+	defer close(b.readyCh)
 	for job := range b.fileCh {
+		if b.ctx.Err() == nil {
+			b.prefetch(job.abs)
+		}
+		b.readyCh <- job
+	}
+}
+
+func (b *backup) worker(ch <-chan fileJob) {
+	for job := range ch {
 		if b.ctx.Err() != nil {
 			b.release(job.dir)
 			continue

@@ -222,11 +222,18 @@ func (r *Repository) decode(loc BlobLocation, payload, buf []byte) ([]byte, erro
 // blob is returned as a *CorruptError after the others were delivered.
 // Callers plan ranges from Lookup; a range spanning large gaps reads them too.
 func (r *Repository) ReadPackBlobs(ctx context.Context, packID ID, blobs []BlobLocation, fn func(BlobLocation, []byte) error) error {
-	var plain []byte
+	var plain []byte // pooled: a restore reads every pack through here
+	defer func() { putBuf(plain) }()
 	decode := func(b BlobLocation, payload []byte) ([]byte, error) {
-		var err error
-		plain, err = r.decode(b, payload, plain)
-		return plain, err
+		if need := max(b.RawLength, int64(len(payload))); int64(cap(plain)) < need {
+			putBuf(plain)
+			plain = getBuf(int(need))
+		}
+		out, err := r.decode(b, payload, plain)
+		if cap(out) > cap(plain) {
+			plain = out
+		}
+		return out, err
 	}
 	return readPackRange(ctx, r, packID, blobs, decode, fn)
 }
@@ -265,6 +272,7 @@ func readPackRange[T any](ctx context.Context, r *Repository, packID ID, blobs [
 	defer rc.Close()
 	// Stream through the range, holding one blob at a time.
 	var sealed []byte
+	defer func() { putBuf(sealed) }()
 	pos := lo
 	var firstErr error
 	for _, b := range bs {
@@ -280,7 +288,8 @@ func readPackRange[T any](ctx context.Context, r *Repository, packID ID, blobs [
 				return firstOf(firstErr, readError(packID, nil, err))
 			}
 			if int64(cap(sealed)) < b.Length {
-				sealed = make([]byte, b.Length)
+				putBuf(sealed)
+				sealed = getBuf(int(b.Length))
 			}
 			sealed = sealed[:b.Length]
 			if _, err := io.ReadFull(rc, sealed); err != nil {

@@ -135,6 +135,27 @@ func PrepareDirs(ctx context.Context, s Store, prefixes []string) error {
 	return nil
 }
 
+// DirPruner is an optional capability of stores whose names map to real
+// directories (localfs): removing the directories left empty under a name
+// prefix once its objects are deleted (object stores have none to
+// remove). Decorators that can pass it on implement it.
+type DirPruner interface {
+	// PruneDirs removes every empty directory under prefix (a name
+	// without its last element, "vaults/v/1"; "" for the whole store),
+	// then prefix's own directory and its parents while they are empty,
+	// never the store's root. Nothing may write under prefix meanwhile.
+	PruneDirs(ctx context.Context, prefix string) error
+}
+
+// PruneDirs calls s's PruneDirs when it has one; otherwise there is
+// nothing to remove.
+func PruneDirs(ctx context.Context, s Store, prefix string) error {
+	if p, ok := s.(DirPruner); ok {
+		return p.PruneDirs(ctx, prefix)
+	}
+	return nil
+}
+
 // ReadExactly fills dst from r and checks that r then ends: for
 // PutStream implementations. A short or long stream is an error.
 func ReadExactly(r io.Reader, dst []byte) error {

@@ -303,6 +303,9 @@ func (m *Manager) Remove(ctx context.Context, v backup.Vault) (int, error) {
 			return i, fmt.Errorf("vault %s: delete %s: %w", v.Name, n, err)
 		}
 	}
+	if err := blob.PruneDirs(ctx, st, ""); err != nil {
+		m.log.LogAttrs(ctx, slog.LevelWarn, "removing a removed vault's empty directories", slog.String("vault", v.Name), slog.String("error", err.Error()))
+	}
 	for _, id := range repoIDs {
 		if m.repoOpts.CacheDir == "" || id == "" || strings.ContainsAny(id, `/\.`) {
 			continue

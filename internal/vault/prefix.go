@@ -53,7 +53,6 @@ func (p *PrefixStore) Location() string {
 // Prefix returns the prefix.
 func (p *PrefixStore) Prefix() string { return p.prefix }
 
-// Put implements blob.Store.
 // PrepareDirs prepares the prefixed directories in inner.
 func (p *PrefixStore) PrepareDirs(ctx context.Context, prefixes []string) error {
 	full := make([]string, len(prefixes))
@@ -65,6 +64,20 @@ func (p *PrefixStore) PrepareDirs(ctx context.Context, prefixes []string) error 
 		full[i] = n
 	}
 	return blob.PrepareDirs(ctx, p.inner, full)
+}
+
+// PruneDirs prunes the prefixed directories in inner; "" prunes the
+// whole prefix, its own directory included.
+func (p *PrefixStore) PruneDirs(ctx context.Context, prefix string) error {
+	full := p.prefix
+	if prefix != "" {
+		n, err := p.full(prefix)
+		if err != nil {
+			return err
+		}
+		full = n
+	}
+	return blob.PruneDirs(ctx, p.inner, full)
 }
 
 // PutStream streams into inner under the prefixed name.

@@ -145,6 +145,11 @@ func (s *Store) PrepareDirs(ctx context.Context, prefixes []string) error {
 	return blob.PrepareDirs(ctx, s.inner, prefixes)
 }
 
+// PruneDirs passes the pruning on (blob.DirPruner).
+func (s *Store) PruneDirs(ctx context.Context, prefix string) error {
+	return blob.PruneDirs(ctx, s.inner, prefix)
+}
+
 // PutIfAbsent runs the inner PutIfAbsent in a write slot.
 func (s *Store) PutIfAbsent(ctx context.Context, name string, data []byte) error {
 	return s.write(ctx, "put-if-absent", name, int64(len(data)), func() error { return s.inner.PutIfAbsent(ctx, name, data) })

@@ -321,6 +321,62 @@ func (s *Store) PrepareDirs(ctx context.Context, prefixes []string) error {
 	return nil
 }
 
+// PruneDirs removes the empty directories under prefix, then prefix's
+// own directory and its parents while they are empty (blob.DirPruner).
+// The removals are not synced: a crash can only leave empty directories.
+func (s *Store) PruneDirs(ctx context.Context, prefix string) error {
+	dir := s.root
+	if prefix != "" {
+		if err := check(ctx, "prune", prefix+"/x"); err != nil {
+			return err
+		}
+		dir = s.path(prefix)
+	}
+	if err := s.pruneUnder(ctx, dir); err != nil {
+		return translate("prune", prefix, err)
+	}
+	for d := dir; d != s.root && strings.HasPrefix(d, s.root+string(filepath.Separator)); d = filepath.Dir(d) {
+		if err := os.Remove(d); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			if errors.Is(err, syscall.ENOTEMPTY) || errors.Is(err, syscall.EEXIST) {
+				return nil
+			}
+			return translate("prune", prefix, err)
+		}
+	}
+	return nil
+}
+
+// pruneUnder removes the empty directories below dir, deepest first.
+func (s *Store) pruneUnder(ctx context.Context, dir string) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		sub := filepath.Join(dir, e.Name())
+		if err := s.pruneUnder(ctx, sub); err != nil {
+			return err
+		}
+		if err := os.Remove(sub); err != nil && !errors.Is(err, syscall.ENOTEMPTY) &&
+			!errors.Is(err, syscall.EEXIST) && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
+}
+
 // mkdirs creates dir and its missing parents, fsyncing each new entry into
 // its parent so that the path survives a power loss.
 func (s *Store) mkdirs(dir string) error {

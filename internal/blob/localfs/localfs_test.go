@@ -415,3 +415,50 @@ func alignedBuf(n int) []byte {
 	off := (directAlign - int(uintptr(unsafe.Pointer(&b[0]))%directAlign)) % directAlign
 	return b[off : off+n : off+n]
 }
+
+// TestPruneDirs checks that pruning a prefix removes its empty directories
+// and the prefix's own, keeps any directory that still holds an object,
+// and never removes the root.
+func TestPruneDirs(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t, Options{NoSync: true})
+	for _, n := range []string{"v/1/packs/aa/p1", "v/1/packs/bb/p2", "v/1/keys/k", "v/2/config", "w/x"} {
+		if err := s.Put(ctx, n, []byte(n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.PrepareDirs(ctx, []string{"v/1/packs/cc"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"v/1/packs/aa/p1", "v/1/packs/bb/p2", "v/1/keys/k"} {
+		if err := s.Delete(ctx, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.PruneDirs(ctx, "v/1"); err != nil {
+		t.Fatalf("PruneDirs: %v", err)
+	}
+	exists := func(rel string) bool {
+		_, err := os.Stat(filepath.Join(s.Location(), rel))
+		return err == nil
+	}
+	if exists("v/1") {
+		t.Errorf("v/1 is still there after its objects were deleted and it was pruned")
+	}
+	if !exists("v/2/config") || !exists("w/x") {
+		t.Errorf("objects outside the pruned prefix are gone")
+	}
+	// The whole store: w's object keeps w; v goes once v/2 is emptied.
+	if err := s.Delete(ctx, "v/2/config"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PruneDirs(ctx, ""); err != nil {
+		t.Fatalf("PruneDirs of the root: %v", err)
+	}
+	if exists("v") || !exists("w/x") || !exists("") {
+		t.Errorf("after pruning the root: v %v (want gone), w/x %v, root %v", exists("v"), exists("w/x"), exists(""))
+	}
+	if err := s.PruneDirs(ctx, "../x"); err == nil {
+		t.Errorf("PruneDirs of an invalid prefix: no error")
+	}
+}

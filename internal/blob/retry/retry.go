@@ -245,6 +245,11 @@ func (s *Store) PrepareDirs(ctx context.Context, prefixes []string) error {
 	return blob.PrepareDirs(ctx, s.inner, prefixes)
 }
 
+// PruneDirs passes the pruning on (blob.DirPruner), once.
+func (s *Store) PruneDirs(ctx context.Context, prefix string) error {
+	return blob.PruneDirs(ctx, s.inner, prefix)
+}
+
 // putOnly hides a Store's PutStream, so blob.PutStream reads the stream
 // and calls Put.
 type putOnly struct{ blob.Store }

@@ -600,16 +600,12 @@ func (b *backup) fileEntry(d *dirState, i int, abs, rel string, pn *tree.Node) b
 // (15,818 files) took 5.1 s with prefetching against 6.2 s without.
 // Errors are ignored: the worker's own open reports them.
 func (b *backup) prefetch(abs string) {
-	flags := unix.O_RDONLY | unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_CLOEXEC
-	fd, err := unix.Open(abs, flags|unix.O_NOATIME, 0)
-	if err == unix.EPERM {
-		fd, err = unix.Open(abs, flags, 0)
-	}
+	f, err := openRead(abs)
 	if err != nil {
 		return
 	}
-	_ = unix.Fadvise(fd, 0, 0, unix.FADV_WILLNEED)
-	_ = unix.Close(fd)
+	_ = unix.Fadvise(int(f), 0, 0, unix.FADV_WILLNEED)
+	_ = f.Close()
 }
 
 // resolveHardlinks gives each multiply-linked inode's content to its first
@@ -862,6 +858,13 @@ func (b *backup) openFile(abs string) (rawFile, error) {
 			return -1, err
 		}
 	}
+	return openRead(abs)
+}
+
+// openRead opens a file to read its content: never following a symlink
+// nor blocking on a FIFO swapped in, and without touching its atime where
+// the file's owner allows it.
+func openRead(abs string) (rawFile, error) {
 	flags := unix.O_RDONLY | unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_CLOEXEC
 	fd, err := unix.Open(abs, flags|unix.O_NOATIME, 0)
 	if err == unix.EPERM {

@@ -193,9 +193,16 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	}
 	// The heap is mostly large pointer-free buffers (chunks, packs), which
 	// are cheap to collect: collect more often to keep the peak RSS near
-	// the live data instead of twice it. GOGC in the environment wins.
+	// the live data instead of twice it. A restore, whose live data is
+	// small (~40 MiB for the engine data set), collects at Go's default:
+	// at 25 its CPU time was 10-15% higher, at 100 its peak RSS is ~75 MiB,
+	// two thirds of restic's. GOGC in the environment wins.
 	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(25)
+		if args[0] == "restore" {
+			debug.SetGCPercent(100)
+		} else {
+			debug.SetGCPercent(25)
+		}
 	}
 	cmds := map[string]func(*env, *flag.FlagSet, *location, []string) error{
 		"init": cmdInit, "backup": cmdBackup, "snapshots": cmdSnapshots, "ls": cmdLs,

@@ -142,8 +142,9 @@ func PrepareDirs(ctx context.Context, s Store, prefixes []string) error {
 type DirPruner interface {
 	// PruneDirs removes every empty directory under prefix (a name
 	// without its last element, "vaults/v/1"; "" for the whole store),
-	// then prefix's own directory and its parents while they are empty,
-	// never the store's root. Nothing may write under prefix meanwhile.
+	// then prefix's own directory if it is left empty; never a parent of
+	// prefix (another prefix may be creating it), never the store's root.
+	// Nothing may write under prefix meanwhile.
 	PruneDirs(ctx context.Context, prefix string) error
 }
 

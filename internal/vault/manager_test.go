@@ -262,8 +262,8 @@ func TestRemoveDeletesTheRepository(t *testing.T) {
 	if left := countObjects(t, goneDir); left != 0 {
 		t.Errorf("after Remove: %d objects left under %s", left, goneDir)
 	}
-	if _, err := os.Stat(filepath.Dir(goneDir)); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("after Remove: the vault's directory %s: %v, want it removed", filepath.Dir(goneDir), err)
+	if _, err := os.Stat(goneDir); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("after Remove: the vault's directory %s: %v, want it removed", goneDir, err)
 	}
 	if got, _ := os.ReadDir(filepath.Join(f.dir, "cache")); len(got) != len(caches)-1 {
 		t.Errorf("index caches: %d before, %d after; want one fewer", len(caches), len(got))

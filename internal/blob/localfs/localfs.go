@@ -322,8 +322,8 @@ func (s *Store) PrepareDirs(ctx context.Context, prefixes []string) error {
 }
 
 // PruneDirs removes the empty directories under prefix, then prefix's
-// own directory and its parents while they are empty (blob.DirPruner).
-// The removals are not synced: a crash can only leave empty directories.
+// own directory if it is empty (blob.DirPruner). The removals are not
+// synced: a crash can only leave empty directories.
 func (s *Store) PruneDirs(ctx context.Context, prefix string) error {
 	dir := s.root
 	if prefix != "" {
@@ -335,16 +335,12 @@ func (s *Store) PruneDirs(ctx context.Context, prefix string) error {
 	if err := s.pruneUnder(ctx, dir); err != nil {
 		return translate("prune", prefix, err)
 	}
-	for d := dir; d != s.root && strings.HasPrefix(d, s.root+string(filepath.Separator)); d = filepath.Dir(d) {
-		if err := os.Remove(d); err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				continue
-			}
-			if errors.Is(err, syscall.ENOTEMPTY) || errors.Is(err, syscall.EEXIST) {
-				return nil
-			}
-			return translate("prune", prefix, err)
-		}
+	if dir == s.root {
+		return nil
+	}
+	if err := os.Remove(dir); err != nil && !errors.Is(err, fs.ErrNotExist) &&
+		!errors.Is(err, syscall.ENOTEMPTY) && !errors.Is(err, syscall.EEXIST) {
+		return translate("prune", prefix, err)
 	}
 	return nil
 }

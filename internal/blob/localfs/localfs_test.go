@@ -417,8 +417,8 @@ func alignedBuf(n int) []byte {
 }
 
 // TestPruneDirs checks that pruning a prefix removes its empty directories
-// and the prefix's own, keeps any directory that still holds an object,
-// and never removes the root.
+// and the prefix's own, keeps any directory that still holds an object and
+// the prefix's parents, and never removes the root.
 func TestPruneDirs(t *testing.T) {
 	ctx := context.Background()
 	s := newStore(t, Options{NoSync: true})
@@ -445,10 +445,17 @@ func TestPruneDirs(t *testing.T) {
 	if exists("v/1") {
 		t.Errorf("v/1 is still there after its objects were deleted and it was pruned")
 	}
+	if !exists("v") {
+		t.Errorf("pruning v/1 removed its parent v")
+	}
 	if !exists("v/2/config") || !exists("w/x") {
 		t.Errorf("objects outside the pruned prefix are gone")
 	}
 	// The whole store: w's object keeps w; v goes once v/2 is emptied.
+	// Pruning a prefix that is already gone is not an error.
+	if err := s.PruneDirs(ctx, "v/1"); err != nil {
+		t.Errorf("PruneDirs of a missing prefix: %v", err)
+	}
 	if err := s.Delete(ctx, "v/2/config"); err != nil {
 		t.Fatal(err)
 	}

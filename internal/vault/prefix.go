@@ -89,6 +89,7 @@ func (p *PrefixStore) PutStream(ctx context.Context, name string, size int64, r 
 	return blob.PutStream(ctx, p.inner, n, size, r)
 }
 
+// Put implements blob.Store.
 func (p *PrefixStore) Put(ctx context.Context, name string, data []byte) error {
 	n, err := p.full(name)
 	if err != nil {

@@ -338,11 +338,20 @@ func (s *Store) PruneDirs(ctx context.Context, prefix string) error {
 	if dir == s.root {
 		return nil
 	}
-	if err := os.Remove(dir); err != nil && !errors.Is(err, fs.ErrNotExist) &&
-		!errors.Is(err, syscall.ENOTEMPTY) && !errors.Is(err, syscall.EEXIST) {
+	if err := removeIfEmpty(dir); err != nil {
 		return translate("prune", prefix, err)
 	}
 	return nil
+}
+
+// removeIfEmpty removes dir if it is an empty directory; a directory that
+// holds something, or none at all, is not an error.
+func removeIfEmpty(dir string) error {
+	err := os.Remove(dir)
+	if err == nil || errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTEMPTY) || errors.Is(err, syscall.EEXIST) {
+		return nil
+	}
+	return err
 }
 
 // pruneUnder removes the empty directories below dir, deepest first.
@@ -365,8 +374,7 @@ func (s *Store) pruneUnder(ctx context.Context, dir string) error {
 		if err := s.pruneUnder(ctx, sub); err != nil {
 			return err
 		}
-		if err := os.Remove(sub); err != nil && !errors.Is(err, syscall.ENOTEMPTY) &&
-			!errors.Is(err, syscall.EEXIST) && !errors.Is(err, fs.ErrNotExist) {
+		if err := removeIfEmpty(sub); err != nil {
 			return err
 		}
 	}

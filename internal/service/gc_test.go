@@ -63,6 +63,9 @@ func TestGarbageOwedAcrossRestartAndVaultRemoval(t *testing.T) {
 		if n := countFiles(dir); n != 0 {
 			t.Errorf("after deleting the vault and collecting: %d objects left under %s", n, dir)
 		}
+		if left, err := os.ReadDir(dir); err != nil || len(left) != 0 {
+			t.Errorf("after deleting the vault and collecting: %v under %s (%v), want its repository's directory gone", left, dir, err)
+		}
 		// A vault of the same name is a new, empty repository.
 		e.createVault(t, "v1")
 		if st, err := e.openVault(t, "v1").Repository.Stats(ctx); err != nil || st.Snapshots != 0 {

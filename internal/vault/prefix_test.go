@@ -2,12 +2,16 @@ package vault_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/coffer/coffer/internal/blob"
 	"github.com/coffer/coffer/internal/blob/blobtest"
+	"github.com/coffer/coffer/internal/blob/limit"
 	"github.com/coffer/coffer/internal/blob/localfs"
 	"github.com/coffer/coffer/internal/blob/mem"
+	"github.com/coffer/coffer/internal/blob/retry"
 	"github.com/coffer/coffer/internal/vault"
 )
 
@@ -64,5 +68,47 @@ func TestPrefixStoreIsolation(t *testing.T) {
 	}
 	if got := a.Location(); got != inner.Location()+"/vaults/a/1" {
 		t.Errorf("got location %q, want the inner location and the prefix", got)
+	}
+}
+
+// TestPrefixStoreDirsThroughDecorators checks that the directory
+// capabilities (blob.DirPreparer, blob.DirPruner) reach local disk through
+// the decorators a server stacks on it (retry, limit) and the prefix
+// store: prepared directories appear under the prefix, and pruning the
+// prefix removes them and the prefix's own directory.
+func TestPrefixStoreDirsThroughDecorators(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	inner, err := localfs.New(ctx, localfs.Options{Root: root, NoSync: true, SkipSweep: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inner.Close()
+	rs, err := retry.New(inner, retry.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls, err := limit.New(rs, limit.Options{Reads: 2, Writes: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := vault.NewPrefixStore(ls, "vaults/v1/123")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := blob.PrepareDirs(ctx, p, []string{"packs/00", "packs/ff"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "vaults/v1/123/packs/ff")); err != nil {
+		t.Fatalf("PrepareDirs through retry, limit and the prefix store: %v", err)
+	}
+	if err := blob.PruneDirs(ctx, p, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "vaults/v1/123")); !os.IsNotExist(err) {
+		t.Errorf("after PruneDirs through retry, limit and the prefix store: %v, want the prefix's directory gone", err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "vaults/v1")); err != nil {
+		t.Errorf("PruneDirs removed the prefix's parent: %v", err)
 	}
 }

@@ -230,7 +230,8 @@ func (r *Repository) ReadPackBlobs(ctx context.Context, packID ID, blobs []BlobL
 			plain = getBuf(int(need))
 		}
 		out, err := r.decode(b, payload, plain)
-		if cap(out) > cap(plain) {
+		if cap(out) > cap(plain) { // decode outgrew it: keep the larger
+			putBuf(plain)
 			plain = out
 		}
 		return out, err

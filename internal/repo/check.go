@@ -336,21 +336,23 @@ func (c *checker) readPack(ctx context.Context, p int) error {
 		hdrErr = fmt.Errorf("the pack's header is damaged: %w", hdrErr)
 	}
 	var plain []byte
+	var group groupCache
+	defer group.release()
 	for _, e := range entries {
 		ref := Ref{BlobType(e.Type), e.ID}
 		j := c.entryIndex(p, e)
 		if j < 0 && terr == nil {
 			c.problem(Problem{Kind: IndexMismatch, Pack: idp(id), Blob: &ref, Detail: "in the pack's trailer but not in the index (run rebuild-index)"})
 		}
-		loc := BlobLocation{Type: ref.Type, ID: e.ID, Pack: id, Offset: int64(e.Offset), Length: int64(e.Length), RawLength: int64(e.RawLength)}
+		loc := entryLocation(id, e)
 		var why error
 		if end := int64(e.Offset) + int64(e.Length); end > int64(len(data)) {
 			why = fmt.Errorf("%w: blob ends at %d, pack has %d bytes", errTruncated, end, len(data))
 		} else if hdrErr != nil {
 			why = hdrErr
-		} else if payload, err := r.openBlob(pa, loc, data[e.Offset:end], nil); err != nil {
+		} else if p, err := c.payload(&group, pa, loc, data[e.Offset:end]); err != nil {
 			why = err
-		} else if plain, err = r.decode(loc, payload, plain); err != nil {
+		} else if plain, err = r.decode(loc, p, plain); err != nil {
 			why = err
 		} else if r.Hash(plain) != e.ID {
 			why = errors.New("plaintext does not hash to the blob's ID")
@@ -389,6 +391,24 @@ func (c *checker) readPack(ctx context.Context, p int) error {
 		}
 	}
 	return nil
+}
+
+// payload authenticates the record at loc (its bytes are sealed) and
+// returns the blob's payload; the members of a group record, checked in
+// offset order, share one decompression.
+func (c *checker) payload(group *groupCache, pa *crypto.AEAD, loc BlobLocation, sealed []byte) (payload, error) {
+	if loc.Group == 0 {
+		p, err := c.r.openRecord(pa, loc, sealed, nil)
+		if err != nil {
+			return payload{}, err
+		}
+		return payloadOf(p), nil
+	}
+	if !group.has(loc) {
+		p, err := c.r.openRecord(pa, loc, sealed, nil)
+		group.fill(c.r, loc, p, err)
+	}
+	return group.member(loc)
 }
 
 type sliceWriter struct{ b []byte }
@@ -439,7 +459,7 @@ func (c *checker) indexEntriesOf(p int) []pack.Entry {
 	for i := 0; i < c.v.seg.Len(); i++ {
 		if c.v.seg.PackNo(i) == p {
 			e, _ := c.v.seg.Entry(i)
-			out = append(out, pack.Entry{Type: e.Type, ID: e.ID, Offset: e.Offset, Length: e.Length, RawLength: e.RawLength})
+			out = append(out, pack.Entry{Type: e.Type, ID: e.ID, Offset: e.Offset, Length: e.Length, RawLength: e.RawLength, Group: e.Group})
 		}
 	}
 	return out

@@ -44,7 +44,7 @@ func findProblem(rep *CheckReport, kind ProblemKind, pk *ID, blobID *ID, snap *I
 func TestDamageIsNamed(t *testing.T) {
 	ctx := context.Background()
 	st := newMem()
-	opts := Options{PackSize: 64 << 10, Workers: 2}
+	opts := Options{PackSize: 64 << 10, Workers: 2, GroupMax: -1} // each blob sealed alone
 	r := initRepo(t, st, opts)
 	var blobs [][]byte
 	for i := 0; i < 6; i++ {
@@ -203,7 +203,7 @@ func TestRebuildIndex(t *testing.T) {
 func TestDamagedPackHeaderIsNamed(t *testing.T) {
 	ctx := context.Background()
 	st := newMem()
-	opts := Options{PackSize: 64 << 10, Workers: 2}
+	opts := Options{PackSize: 64 << 10, Workers: 2, GroupMax: -1} // each blob sealed alone
 	r := initRepo(t, st, opts)
 	blobs := [][]byte{randData(1, 40<<10), randData(2, 40<<10)}
 	snap, refs := writeSnapshot(t, r, blobs, nil)

@@ -242,17 +242,37 @@ func (r *Repository) gcPlan(ctx context.Context, opts GCOptions, rep *GCReport) 
 		return nil, fmt.Errorf("%w: gc: %d referenced blobs are not in the index, e.g. %s; run check (and rebuild-index)",
 			ErrBlobNotFound, m.nMiss, strings.Join(s, ", "))
 	}
-	// Per-pack accounting.
+	// Per-pack accounting. A group record's bytes count once, and as live
+	// if any of its members is (records: one map entry per group record,
+	// about one per MiB of small files).
 	np := v.seg.NumPacks()
 	total := make([]int64, np)
 	live := make([]int64, np)
+	type record struct {
+		p   int
+		off uint32
+	}
+	records := map[record]bool{} // group records counted; true once counted live
 	for i := 0; i < v.seg.Len(); i++ {
 		e, p := v.seg.Entry(i)
-		total[p] += int64(e.Length)
-		if m.marks.has(i) {
-			live[p] += int64(e.Length)
+		isLive := m.marks.has(i)
+		if isLive {
 			rep.LiveBlobs++
-			rep.LiveBytes += int64(e.Length)
+		}
+		n := int64(e.Length)
+		countTotal, countLive := true, isLive
+		if e.Group != 0 {
+			k := record{p, e.Offset}
+			wasLive, seen := records[k]
+			countTotal, countLive = !seen, isLive && !wasLive
+			records[k] = wasLive || isLive
+		}
+		if countTotal {
+			total[p] += n
+		}
+		if countLive {
+			live[p] += n
+			rep.LiveBytes += n
 		}
 	}
 	ids := v.packIDs()
@@ -680,26 +700,57 @@ func (r *Repository) repackOne(ctx context.Context, packID ID, blobs []BlobLocat
 		}
 		return false, err
 	}
-	payloads := make([][]byte, len(blobs))
+	payloads := make([][]byte, len(blobs)) // nil for group members
+	var group groupCache
+	defer group.release()
 	for i, b := range blobs {
+		if group.has(b) {
+			if _, err := group.member(b); err != nil {
+				r.log.Error("gc: not repacking a damaged pack", "pack", packID, "err", err)
+				return false, nil
+			}
+			continue
+		}
 		sealed := data[b.Offset-lo : b.Offset-lo+b.Length]
-		p, err := r.openBlob(pa, b, sealed, sealed[crypto.NonceSize:crypto.NonceSize])
+		p, err := r.openRecord(pa, b, sealed, sealed[crypto.NonceSize:crypto.NonceSize])
+		if b.Group != 0 {
+			group.fill(r, b, p, err)
+			_, err = group.member(b)
+			if err == nil {
+				payloads[i] = p // the record's payload, decoded again below
+			}
+		} else {
+			payloads[i] = p
+		}
 		if err != nil {
 			r.log.Error("gc: not repacking a damaged pack", "pack", packID, "err", err)
 			return false, nil
 		}
-		payloads[i] = p
 	}
+	// Blobs sealed alone are sealed again as they are; group members are
+	// saved as plaintext, to be grouped anew with the other small blobs.
+	group.release()
 	for i, b := range blobs {
 		key := index.Key{ID: b.ID, Type: uint8(b.Type)}
-		_, err := r.saver.enqueue(ctx, key, func() *job {
-			return &job{kind: jobPayload, data: payloads[i], raw: uint32(b.RawLength)}
-		}, false)
+		mk := func() *job { return &job{kind: jobPayload, data: payloads[i], raw: uint32(b.RawLength)} }
+		if b.Group != 0 {
+			if !group.has(b) {
+				group.fill(r, b, payloads[i], nil)
+			}
+			pl, err := group.member(b)
+			if err != nil {
+				return false, err
+			}
+			mk = func() *job { return plainJob(pl.body) }
+		}
+		_, err := r.saver.enqueue(ctx, key, mk, false)
 		if err != nil {
 			return false, err
 		}
 		rep.BlobsRepacked++
-		rep.BytesRepacked += b.Length
+		if b.Group == 0 || payloads[i] != nil {
+			rep.BytesRepacked += b.Length
+		}
 	}
 	rep.PacksRepacked++
 	return true, nil

@@ -39,7 +39,7 @@ func storedBytes(t testing.TB, st blob.Store) int64 {
 func TestGCFreesUnreferencedAndKeepsReferenced(t *testing.T) {
 	ctx := context.Background()
 	st := newMem()
-	r := initRepo(t, st, Options{PackSize: 64 << 10, Workers: 2})
+	r := initRepo(t, st, Options{PackSize: 64 << 10, Workers: 2, GroupMax: -1})
 	var a, b [][]byte
 	for i := 0; i < 5; i++ {
 		a = append(a, randData(uint64(i), 40<<10))
@@ -54,7 +54,7 @@ func TestGCFreesUnreferencedAndKeepsReferenced(t *testing.T) {
 		t.Fatalf("GC in the writing Repository: got %+v, want a plan waiting for its own session", rep)
 	}
 	r.Close()
-	r = openRepo(t, st, Options{PackSize: 64 << 10, Workers: 2})
+	r = openRepo(t, st, Options{PackSize: 64 << 10, Workers: 2, GroupMax: -1})
 	defer r.Close()
 	before := storedBytes(t, st)
 	rep := mustGC(t, r, gcOpts())
@@ -124,7 +124,7 @@ func TestGCRepacksMostlyDeadPacks(t *testing.T) {
 func TestGCWaitsForWriterAndRescues(t *testing.T) {
 	ctx := context.Background()
 	st := newMem()
-	opts := Options{PackSize: 64 << 10, Workers: 2}
+	opts := Options{PackSize: 64 << 10, Workers: 2, GroupMax: -1} // each blob sealed alone
 	r := initRepo(t, st, opts)
 	var x [][]byte
 	for i := 0; i < 4; i++ {
@@ -651,7 +651,7 @@ func TestDamagedPlan(t *testing.T) {
 func TestGCKeepsSnapshotExtraBlobs(t *testing.T) {
 	ctx := context.Background()
 	st := newMem()
-	r := initRepo(t, st, Options{PackSize: 64 << 10, Workers: 2})
+	r := initRepo(t, st, Options{PackSize: 64 << 10, Workers: 2, GroupMax: -1})
 	data := randData(7, 40<<10)
 	snap, _ := writeSnapshot(t, r, [][]byte{data}, nil)
 	kept, lost := randData(8, 40<<10), randData(9, 40<<10)
@@ -669,7 +669,7 @@ func TestGCKeepsSnapshotExtraBlobs(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.Close()
-	r = openRepo(t, st, Options{PackSize: 64 << 10, Workers: 2})
+	r = openRepo(t, st, Options{PackSize: 64 << 10, Workers: 2, GroupMax: -1})
 	defer r.Close()
 	if rep := mustGC(t, r, gcOpts()); rep.Pending {
 		t.Fatalf("GC: got %+v, want a completed run", rep)

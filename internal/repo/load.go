@@ -73,21 +73,38 @@ func (r *Repository) LoadBlob(ctx context.Context, t BlobType, id ID, buf []byte
 	if err != nil {
 		return nil, err
 	}
-	out, err := r.decode(rl.loc, rl.payload, buf)
-	putBuf(rl.backing)
-	return out, err
+	defer rl.release()
+	return r.decode(rl.loc, rl.p, buf)
 }
 
 type rawLoad struct {
 	loc     BlobLocation
-	payload []byte // flag + body
-	backing []byte // pooled buffer holding payload (nil if not pooled)
+	p       payload
+	backing []byte // pooled buffers holding p (nil if not pooled)
+	group   []byte
 }
 
-// loadRaw reads and authenticates one blob; if its pack is gone (a
-// concurrent garbage collection repacked it), it reloads the index once and
-// retries at the new location. With pooled, the payload is in a pooled
-// buffer the caller returns with putBuf.
+func (rl *rawLoad) release() {
+	putBuf(rl.backing)
+	putBuf(rl.group)
+}
+
+// payload is an opened record's flag and body. A group member's payload is
+// its plaintext, sliced from its record's plaintext, flagged stored.
+type payload struct {
+	flag byte // pack.PayloadStored or pack.PayloadZstd
+	body []byte
+}
+
+// payloadOf splits an opened record (flag + body; openRecord ensures the
+// flag is there).
+func payloadOf(p []byte) payload { return payload{flag: p[0], body: p[1:]} }
+
+// loadRaw reads and authenticates one blob (decompressing its group record
+// if it is a member of one); if its pack is gone (a concurrent garbage
+// collection repacked it), it reloads the index once and retries at the new
+// location. With pooled, the payload is in pooled buffers the caller
+// returns with release.
 func (r *Repository) loadRaw(ctx context.Context, t BlobType, id ID, pooled bool) (rawLoad, error) {
 	loc, err := r.locate(ctx, t, id)
 	if err != nil {
@@ -105,10 +122,40 @@ func (r *Repository) loadRaw(ctx context.Context, t BlobType, id ID, pooled bool
 	if err != nil {
 		return rawLoad{}, err
 	}
-	return rawLoad{loc: loc, payload: payload, backing: backing}, nil
+	return r.memberLoad(loc, payload, backing, pooled)
 }
 
-// readSealed fetches and opens one sealed blob. The payload is decrypted in
+// memberLoad makes the rawLoad of loc from its opened record: the record
+// itself for a blob sealed alone; for a group member, its plaintext from
+// the decompressed record (the record's buffer is returned to the pool).
+func (r *Repository) memberLoad(loc BlobLocation, record, backing []byte, pooled bool) (rawLoad, error) {
+	if loc.Group == 0 {
+		return rawLoad{loc: loc, p: payloadOf(record), backing: backing}, nil
+	}
+	var buf []byte
+	if pooled {
+		buf = getBuf(int(min(loc.Length*4, pack.MaxGroupSize)))
+	}
+	all, err := r.decodeGroup(loc, payloadOf(record), buf)
+	putBuf(backing)
+	if err == nil {
+		var m []byte
+		if m, err = groupMember(loc, all); err == nil {
+			rl := rawLoad{loc: loc, p: payload{flag: pack.PayloadStored, body: m}}
+			if pooled {
+				rl.group = all
+			}
+			return rl, nil
+		}
+	}
+	if pooled {
+		putBuf(all)
+	}
+	return rawLoad{}, err
+}
+
+// readSealed fetches and opens one sealed record (a blob, or the group
+// record holding it). The payload is decrypted in
 // place into the read buffer, which is returned as backing when pooled (the
 // caller returns it with putBuf).
 func (r *Repository) readSealed(ctx context.Context, loc BlobLocation, pooled bool) (payload, backing []byte, err error) {
@@ -133,7 +180,7 @@ func (r *Repository) readSealed(ctx context.Context, loc BlobLocation, pooled bo
 	}
 	// Open in place: the plaintext starts NonceSize bytes in and is
 	// written over the ciphertext (allowed: exact overlap).
-	p, err := r.openBlob(pa, loc, sealed, sealed[crypto.NonceSize:crypto.NonceSize])
+	p, err := r.openRecord(pa, loc, sealed, sealed[crypto.NonceSize:crypto.NonceSize])
 	if err != nil {
 		if pooled {
 			putBuf(sealed)
@@ -178,10 +225,22 @@ func (r *Repository) readRange(ctx context.Context, packID ID, off int64, dst []
 	return nil
 }
 
-// openBlob authenticates a sealed blob with its pack's key pa and returns
-// its payload (flag + body), appended to dst.
-func (r *Repository) openBlob(pa *crypto.AEAD, loc BlobLocation, sealed, dst []byte) ([]byte, error) {
+// openRecord authenticates the sealed record at loc — the blob, or the
+// group record it is a member of — with its pack's key pa and returns its
+// payload (flag + body), appended to dst. Damage names the blob.
+func (r *Repository) openRecord(pa *crypto.AEAD, loc BlobLocation, sealed, dst []byte) ([]byte, error) {
 	var ad [33]byte
+	if loc.Group != 0 {
+		p, err := pa.Open(dst, sealed, pack.GroupAD(ad[:0], uint32(loc.Offset)))
+		if err == nil && len(p) < 1 {
+			err = errors.New("empty payload")
+		}
+		if err != nil {
+			ref := Ref{loc.Type, loc.ID}
+			return nil, &CorruptError{Pack: loc.Pack, Blob: &ref, Err: fmt.Errorf("group record at offset %d: %w", loc.Offset, err)}
+		}
+		return p, nil
+	}
 	p, err := pa.Open(dst, sealed, pack.BlobAD(ad[:0], uint8(loc.Type), loc.ID))
 	if err != nil || len(p) < 1 {
 		ref := Ref{loc.Type, loc.ID}
@@ -193,26 +252,110 @@ func (r *Repository) openBlob(pa *crypto.AEAD, loc BlobLocation, sealed, dst []b
 	return p, nil
 }
 
-// decode turns a payload into plaintext, in buf if large enough.
-func (r *Repository) decode(loc BlobLocation, payload, buf []byte) ([]byte, error) {
+// decode turns a blob's payload into plaintext, in buf if large enough.
+func (r *Repository) decode(loc BlobLocation, p payload, buf []byte) ([]byte, error) {
+	raw := loc.RawLength
+	if loc.Group != 0 {
+		raw = int64(len(p.body)) // a member's payload is its plaintext
+	}
+	return r.decodeBody(loc, p, raw, buf)
+}
+
+// decodeBody decompresses p into buf (if large enough) and checks that the
+// plaintext has raw bytes (unless raw is 0, or -1 for "unknown").
+func (r *Repository) decodeBody(loc BlobLocation, p payload, raw int64, buf []byte) ([]byte, error) {
 	ref := Ref{loc.Type, loc.ID}
-	switch payload[0] {
+	switch p.flag {
 	case pack.PayloadStored:
-		return append(buf[:0], payload[1:]...), nil
+		return append(buf[:0], p.body...), nil
 	case pack.PayloadZstd:
-		if loc.RawLength > 0 && int64(cap(buf)) < loc.RawLength {
-			buf = make([]byte, 0, loc.RawLength)
+		if raw > 0 && int64(cap(buf)) < raw {
+			buf = make([]byte, 0, raw)
 		}
-		out, err := r.dec.DecodeAll(payload[1:], buf[:0])
+		out, err := r.dec.DecodeAll(p.body, buf[:0])
 		if err != nil {
 			return nil, &CorruptError{Pack: loc.Pack, Blob: &ref, Err: fmt.Errorf("decompress: %w", err)}
 		}
-		if loc.RawLength > 0 && int64(len(out)) != loc.RawLength {
-			return nil, &CorruptError{Pack: loc.Pack, Blob: &ref, Err: fmt.Errorf("decompressed to %d bytes, index says %d", len(out), loc.RawLength)}
+		if raw > 0 && int64(len(out)) != raw {
+			return nil, &CorruptError{Pack: loc.Pack, Blob: &ref, Err: fmt.Errorf("decompressed to %d bytes, index says %d", len(out), raw)}
 		}
 		return out, nil
 	}
-	return nil, &CorruptError{Pack: loc.Pack, Blob: &ref, Err: fmt.Errorf("unknown payload flag %d", payload[0])}
+	return nil, &CorruptError{Pack: loc.Pack, Blob: &ref, Err: fmt.Errorf("unknown payload flag %d", p.flag)}
+}
+
+// decodeGroup returns the whole plaintext of the group record whose
+// payload is p (loc is a member, for errors), in buf if large enough.
+func (r *Repository) decodeGroup(loc BlobLocation, p payload, buf []byte) ([]byte, error) {
+	all, err := r.decodeBody(loc, p, -1, buf)
+	if err == nil && len(all) > pack.MaxGroupSize {
+		ref := Ref{loc.Type, loc.ID}
+		err = &CorruptError{Pack: loc.Pack, Blob: &ref, Err: fmt.Errorf("group record of %d bytes", len(all))}
+	}
+	return all, err
+}
+
+// groupMember slices member loc's plaintext out of its record's plaintext.
+func groupMember(loc BlobLocation, all []byte) ([]byte, error) {
+	inner := int64(loc.Group) - 1
+	if inner+loc.RawLength > int64(len(all)) {
+		ref := Ref{loc.Type, loc.ID}
+		return nil, &CorruptError{Pack: loc.Pack, Blob: &ref, Err: fmt.Errorf("group record holds %d bytes, the blob is at %d..%d", len(all), inner, inner+loc.RawLength)}
+	}
+	return all[inner : inner+loc.RawLength : inner+loc.RawLength], nil
+}
+
+// groupCache keeps the plaintext of the group record last decoded, so that
+// the members of one record, read in offset order, decompress it once.
+type groupCache struct {
+	valid bool
+	pack  ID
+	off   int64
+	all   []byte // pooled
+	err   error  // the record's damage
+}
+
+// has reports whether loc is a member of the cached record.
+func (g *groupCache) has(loc BlobLocation) bool {
+	return loc.Group != 0 && g.valid && g.pack == loc.Pack && g.off == loc.Offset
+}
+
+// fill decodes the record of member loc from its opened record (or keeps
+// the record's damage, err).
+func (g *groupCache) fill(r *Repository, loc BlobLocation, record []byte, err error) {
+	g.valid, g.pack, g.off, g.err = true, loc.Pack, loc.Offset, err
+	if err != nil {
+		return
+	}
+	if cap(g.all) < int(min(loc.Length*4, pack.MaxGroupSize)) {
+		putBuf(g.all)
+		g.all = getBuf(int(min(loc.Length*4, pack.MaxGroupSize)))
+	}
+	all, err := r.decodeGroup(loc, payloadOf(record), g.all)
+	if cap(all) > cap(g.all) {
+		putBuf(g.all)
+	}
+	g.all, g.err = all, err
+}
+
+// member returns loc's payload from the cached record; damage to the
+// record is reported for each member.
+func (g *groupCache) member(loc BlobLocation) (payload, error) {
+	if g.err != nil {
+		var ce *CorruptError
+		if errors.As(g.err, &ce) {
+			ref := Ref{loc.Type, loc.ID}
+			return payload{}, &CorruptError{Pack: loc.Pack, Blob: &ref, Err: ce.Err}
+		}
+		return payload{}, g.err
+	}
+	m, err := groupMember(loc, g.all)
+	return payload{flag: pack.PayloadStored, body: m}, err
+}
+
+func (g *groupCache) release() {
+	putBuf(g.all)
+	*g = groupCache{}
 }
 
 // ReadPackBlobs reads the byte range of one pack that covers blobs (all of
@@ -224,12 +367,12 @@ func (r *Repository) decode(loc BlobLocation, payload, buf []byte) ([]byte, erro
 func (r *Repository) ReadPackBlobs(ctx context.Context, packID ID, blobs []BlobLocation, fn func(BlobLocation, []byte) error) error {
 	var plain []byte // pooled: a restore reads every pack through here
 	defer func() { putBuf(plain) }()
-	decode := func(b BlobLocation, payload []byte) ([]byte, error) {
-		if need := max(b.RawLength, int64(len(payload))); int64(cap(plain)) < need {
+	decode := func(b BlobLocation, p payload) ([]byte, error) {
+		if need := max(b.RawLength, int64(len(p.body))); int64(cap(plain)) < need {
 			putBuf(plain)
 			plain = getBuf(int(need))
 		}
-		out, err := r.decode(b, payload, plain)
+		out, err := r.decode(b, p, plain)
 		if cap(out) > cap(plain) { // decode outgrew it: keep the larger
 			putBuf(plain)
 			plain = out
@@ -242,11 +385,12 @@ func (r *Repository) ReadPackBlobs(ctx context.Context, packID ID, blobs []BlobL
 // readPackRange is the range reader behind ReadPackBlobs and
 // ReadPackBlobsRaw: it checks the locations, reads the covering range with a
 // single Get, authenticates each blob's payload in place and hands it to
-// decode, then calls fn with the result, in offset order. A decode or
+// decode (a group record is decompressed once for all its members), then
+// calls fn with the result, in offset order. A decode or
 // authentication error is remembered and reading goes on, so the other blobs
 // are still delivered; an error from fn stops the read.
 func readPackRange[T any](ctx context.Context, r *Repository, packID ID, blobs []BlobLocation,
-	decode func(BlobLocation, []byte) (T, error), fn func(BlobLocation, T) error) error {
+	decode func(BlobLocation, payload) (T, error), fn func(BlobLocation, T) error) error {
 	if len(blobs) == 0 {
 		return nil
 	}
@@ -274,11 +418,15 @@ func readPackRange[T any](ctx context.Context, r *Repository, packID ID, blobs [
 	// Stream through the range, holding one blob at a time.
 	var sealed []byte
 	defer func() { putBuf(sealed) }()
+	var group groupCache
+	defer group.release()
 	pos := lo
 	var firstErr error
 	for _, b := range bs {
 		var p []byte
-		if b.Offset < pos {
+		if group.has(b) {
+			// Another member of the record just read.
+		} else if b.Offset < pos {
 			// Overlapping duplicates of one range: read it again separately.
 			p, _, err = r.readSealed(ctx, b, false)
 		} else {
@@ -301,11 +449,21 @@ func readPackRange[T any](ctx context.Context, r *Repository, packID ID, blobs [
 			}
 			pos = b.Offset + b.Length
 			// Open in place: the payload is written over the ciphertext.
-			p, err = r.openBlob(pa, b, sealed, sealed[crypto.NonceSize:crypto.NonceSize])
+			p, err = r.openRecord(pa, b, sealed, sealed[crypto.NonceSize:crypto.NonceSize])
+		}
+		var pl payload
+		switch {
+		case b.Group != 0:
+			if !group.has(b) {
+				group.fill(r, b, p, err)
+			}
+			pl, err = group.member(b)
+		case err == nil:
+			pl = payloadOf(p)
 		}
 		var v T
 		if err == nil {
-			v, err = decode(b, p)
+			v, err = decode(b, pl)
 		}
 		if err != nil {
 			firstErr = firstOf(firstErr, err)
@@ -349,13 +507,20 @@ func (r *Repository) LoadBlobRaw(ctx context.Context, t BlobType, id ID) (RawBlo
 	if err != nil {
 		return RawBlob{}, err
 	}
-	switch rl.payload[0] {
-	case pack.PayloadStored, pack.PayloadZstd:
-	default:
-		ref := Ref{t, id}
-		return RawBlob{}, &CorruptError{Pack: rl.loc.Pack, Blob: &ref, Err: fmt.Errorf("unknown payload flag %d", rl.payload[0])}
+	return rawBlobOf(rl.loc, rl.p)
+}
+
+// rawBlobOf makes the RawBlob of a blob's payload (a group member's is its
+// plaintext, stored).
+func rawBlobOf(loc BlobLocation, p payload) (RawBlob, error) {
+	switch p.flag {
+	case pack.PayloadStored:
+		return RawBlob{Data: p.body, Length: int64(len(p.body))}, nil
+	case pack.PayloadZstd:
+		return RawBlob{Compressed: true, Data: p.body, Length: loc.RawLength}, nil
 	}
-	return RawBlob{Compressed: rl.payload[0] == pack.PayloadZstd, Data: rl.payload[1:], Length: rl.loc.RawLength}, nil
+	ref := Ref{loc.Type, loc.ID}
+	return RawBlob{}, &CorruptError{Pack: loc.Pack, Blob: &ref, Err: fmt.Errorf("unknown payload flag %d", p.flag)}
 }
 
 // DecodeRaw returns a RawBlob's plaintext (decompressing it), in buf if
@@ -395,6 +560,11 @@ func (r *Repository) SaveBlobRaw(ctx context.Context, t BlobType, id ID, raw Raw
 	}
 	if !raw.Compressed {
 		raw.Length = int64(len(raw.Data))
+		if raw.Length <= int64(r.opts.GroupMax) {
+			// Small plaintext (a group member's, read from the source's
+			// record): compressed and grouped here as SaveBlob would.
+			return r.saver.enqueue(ctx, index.Key{ID: id, Type: uint8(t)}, func() *job { return plainJob(raw.Data) }, true)
+		}
 	}
 	return r.saver.enqueue(ctx, index.Key{ID: id, Type: uint8(t)}, func() *job {
 		j := &job{kind: jobPayload, raw: uint32(raw.Length), pool: true}

@@ -149,11 +149,14 @@ func (m *marker) walk(ctx context.Context, snap ID, roots []Ref) error {
 // loadEntry reads and decodes one blob at an explicit location.
 func (r *Repository) loadEntry(ctx context.Context, e index.Entry, buf []byte) ([]byte, error) {
 	loc := locationOf(e)
-	payload, backing, err := r.readSealed(ctx, loc, true)
+	record, backing, err := r.readSealed(ctx, loc, true)
 	if err != nil {
 		return nil, err
 	}
-	out, err := r.decode(loc, payload, buf)
-	putBuf(backing)
-	return out, err
+	rl, err := r.memberLoad(loc, record, backing, true)
+	if err != nil {
+		return nil, err
+	}
+	defer rl.release()
+	return r.decode(loc, rl.p, buf)
 }

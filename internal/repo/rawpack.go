@@ -2,9 +2,6 @@ package repo
 
 import (
 	"context"
-	"fmt"
-
-	"github.com/coffer/coffer/internal/repo/pack"
 )
 
 // ReadPackBlobsRaw is ReadPackBlobs without decompression: it reads the byte
@@ -16,18 +13,6 @@ import (
 // after the others were delivered. For copying whole packs' worth of blobs
 // to another repository without recompressing.
 func (r *Repository) ReadPackBlobsRaw(ctx context.Context, packID ID, blobs []BlobLocation, fn func(BlobLocation, RawBlob) error) error {
-	rawOf := func(b BlobLocation, p []byte) (RawBlob, error) {
-		switch p[0] {
-		case pack.PayloadStored, pack.PayloadZstd:
-		default:
-			ref := Ref{b.Type, b.ID}
-			return RawBlob{}, &CorruptError{Pack: packID, Blob: &ref, Err: fmt.Errorf("unknown payload flag %d", p[0])}
-		}
-		rb := RawBlob{Compressed: p[0] == pack.PayloadZstd, Data: p[1:], Length: b.RawLength}
-		if !rb.Compressed {
-			rb.Length = int64(len(rb.Data))
-		}
-		return rb, nil
-	}
+	rawOf := func(b BlobLocation, p payload) (RawBlob, error) { return rawBlobOf(b, p) }
 	return readPackRange(ctx, r, packID, blobs, rawOf, fn)
 }

@@ -2,19 +2,33 @@ package repo
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/coffer/coffer/internal/repo/pack"
 )
 
+// ReadPackBlobsRaw delivers blobs sealed alone and members of group
+// records alike; damage to a record fails each of its blobs, named, and
+// spares the rest.
 func TestReadPackBlobsRaw(t *testing.T) {
+	alone := smallOpts()
+	alone.GroupMax = -1
+	t.Run("alone", func(t *testing.T) { testReadPackBlobsRaw(t, alone) })
+	grouped := smallOpts()
+	grouped.GroupMax = 20 << 10 // the 16 KiB blobs form a record
+	t.Run("grouped", func(t *testing.T) { testReadPackBlobsRaw(t, grouped) })
+}
+
+func testReadPackBlobsRaw(t *testing.T, opts Options) {
 	ctx := context.Background()
 	st := newMem()
-	a := initRepo(t, st, smallOpts())
+	a := initRepo(t, st, opts)
 	defer a.Close()
-	b := initRepo(t, newMem(), smallOpts())
+	b := initRepo(t, newMem(), opts)
 	defer b.Close()
 	var blobs [][]byte
 	for i := 0; i < 6; i++ {
@@ -23,6 +37,9 @@ func TestReadPackBlobsRaw(t *testing.T) {
 		} else {
 			blobs = append(blobs, randData(uint64(10+i), 50<<10))
 		}
+	}
+	for i := 0; i < 4; i++ {
+		blobs = append(blobs, textData(uint64(20+i), 16<<10))
 	}
 	byID := map[ID][]byte{}
 	for _, d := range blobs {
@@ -97,30 +114,54 @@ func TestReadPackBlobsRaw(t *testing.T) {
 		}
 	}
 
-	// A flipped byte: the others are delivered, the damaged one is a
-	// *CorruptError naming it.
+	// A flipped byte: the blobs of other records are delivered, the
+	// damaged record's are not, and the error is a *CorruptError naming
+	// one of them (a group record's members all depend on it).
 	var p ID
 	var locs []BlobLocation
+	var bad BlobLocation
+	damaged := map[ID]bool{}
 	for p, locs = range packs {
-		if len(locs) > 1 {
+		if len(locs) < 2 {
+			continue
+		}
+		slices.SortFunc(locs, func(x, y BlobLocation) int { return cmp.Compare(x.Group, y.Group) })
+		bad = locs[len(locs)-1] // a group member if there is one
+		for _, l := range locs {
+			if l.Offset == bad.Offset {
+				damaged[l.ID] = true
+			}
+		}
+		if len(damaged) < len(locs) {
 			break
 		}
+		clear(damaged)
 	}
-	bad := locs[0]
+	if len(damaged) == 0 {
+		t.Fatal("test needs a pack with blobs in two records")
+	}
+	if opts.GroupMax > 0 && len(damaged) < 2 {
+		t.Fatal("test needs a group record in the damaged pack")
+	}
 	rewrite(t, st, pack.Name(p), func(b []byte) []byte { b[bad.Offset+bad.Length/2] ^= 1; return b })
 	n := 0
 	err := a.ReadPackBlobsRaw(ctx, p, locs, func(l BlobLocation, _ RawBlob) error {
-		if l.ID == bad.ID {
+		if damaged[l.ID] {
 			t.Errorf("damaged blob %s delivered", l.ID.Short())
 		}
 		n++
 		return nil
 	})
 	var ce *CorruptError
-	if !errors.As(err, &ce) || ce.Blob == nil || ce.Blob.ID != bad.ID || ce.Pack != p {
-		t.Fatalf("flipped byte: got %v, want a *CorruptError naming blob %s in pack %s", err, bad.ID.Short(), p.Short())
+	if !errors.As(err, &ce) || ce.Blob == nil || !damaged[ce.Blob.ID] || ce.Pack != p {
+		t.Fatalf("flipped byte: got %v, want a *CorruptError naming a blob of the damaged record in pack %s", err, p.Short())
 	}
-	if n != len(locs)-1 {
-		t.Fatalf("flipped byte: got %d blobs delivered, want %d", n, len(locs)-1)
+	if n != len(locs)-len(damaged) {
+		t.Fatalf("flipped byte: got %d blobs delivered, want %d", n, len(locs)-len(damaged))
+	}
+	for id := range damaged {
+		if _, err := a.LoadBlob(ctx, DataBlob, id, nil); !errors.As(err, &ce) || ce.Blob == nil || ce.Blob.ID != id {
+			t.Errorf("load of damaged blob %s: got %v, want a *CorruptError naming it", id.Short(), err)
+		}
 	}
 }

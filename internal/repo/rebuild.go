@@ -234,7 +234,7 @@ func (r *Repository) PackBlobs(ctx context.Context, packID ID) ([]BlobLocation, 
 	}
 	out := make([]BlobLocation, len(entries))
 	for i, e := range entries {
-		out[i] = BlobLocation{Type: BlobType(e.Type), ID: e.ID, Pack: packID, Offset: int64(e.Offset), Length: int64(e.Length), RawLength: int64(e.RawLength)}
+		out[i] = entryLocation(packID, e)
 	}
 	return out, nil
 }

@@ -487,7 +487,7 @@ func TestOtherFormatVersionRefused(t *testing.T) {
 	}
 	r.Close()
 	_, err = Open(context.Background(), st, testKEK(t, "k1"), smallOpts())
-	if !errors.Is(err, ErrUnsupportedFormat) || !strings.Contains(err.Error(), "version 1") || !strings.Contains(err.Error(), fmt.Sprintf("version %d", formatVersion)) {
+	if !errors.Is(err, ErrUnsupportedFormat) || !strings.Contains(err.Error(), "version 1") || !strings.Contains(err.Error(), fmt.Sprintf("versions %d to %d", minFormatVersion, formatVersion)) {
 		t.Fatalf("open of a version 1 repository: got %v, want ErrUnsupportedFormat naming both versions", err)
 	}
 }

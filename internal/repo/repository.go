@@ -70,6 +70,11 @@ type Options struct {
 	Uploads int
 	// Compression is one of the Compress* modes (default CompressAuto).
 	Compression string
+	// GroupMax: data blobs of at most GroupMax bytes are compressed
+	// together in group records (see package pack; default
+	// DefaultGroupMax, at most MaxGroupMax). Negative: every blob is
+	// sealed alone. Writing only; any repository reads both.
+	GroupMax int
 	// ChunkerParams, at Init only, adopts another repository's chunker
 	// parameters (see package chunker: copies then deduplicate against
 	// direct backups). nil = default sizes with a seed from the new key.
@@ -106,6 +111,12 @@ func (o *Options) setDefaults() error {
 	if o.PackSize == 0 {
 		o.PackSize = DefaultPackSize
 	}
+	if o.GroupMax == 0 {
+		o.GroupMax = DefaultGroupMax
+	}
+	if o.GroupMax > MaxGroupMax {
+		return fmt.Errorf("repo: group max %d above %d", o.GroupMax, MaxGroupMax)
+	}
 	if o.PackSize < minPackSize || o.PackSize > maxPackSize {
 		return fmt.Errorf("repo: pack size %d outside [%d, %d]", o.PackSize, minPackSize, maxPackSize)
 	}
@@ -140,16 +151,22 @@ type config struct {
 }
 
 const (
-	configName      = "config"
-	indexPrefix     = "index/"
-	snapshotPrefix  = "snapshots/"
-	sessionPrefix   = "sessions/"
-	gcPlanPrefix    = "gc/"
-	gcLockName      = "locks/gc"
-	formatVersion   = 2 // 2: packs carry their own key (pack.HeaderSize-byte header)
-	metaADPrefix    = "coffer meta v1\x00"
-	snapshotIDLabel = "coffer snapshot id v1\x00"
-	indexIDLabel    = "coffer index id v1\x00"
+	configName     = "config"
+	indexPrefix    = "index/"
+	snapshotPrefix = "snapshots/"
+	sessionPrefix  = "sessions/"
+	gcPlanPrefix   = "gc/"
+	gcLockName     = "locks/gc"
+	// formatVersion is written by Init. 2: packs carry their own key
+	// (pack.HeaderSize-byte header); 3: packs may hold group records
+	// (pack trailer "CPK3", index objects "CFIX0002"). Open accepts
+	// minFormatVersion..formatVersion: the version 2 encodings are still
+	// read, and new packs in a version 2 repository use version 3's.
+	formatVersion    = 3
+	minFormatVersion = 2
+	metaADPrefix     = "coffer meta v1\x00"
+	snapshotIDLabel  = "coffer snapshot id v1\x00"
+	indexIDLabel     = "coffer index id v1\x00"
 )
 
 // Repository is an open repository. All methods are safe for concurrent
@@ -282,9 +299,9 @@ func Open(ctx context.Context, st blob.Store, kek KEK, opts Options) (*Repositor
 		if err := json.Unmarshal(plain, &r.cfg); err != nil || r.cfg.RepoID != c.repoID {
 			return nil, fmt.Errorf("%w: config of %s does not parse", ErrCorrupt, st.Location())
 		}
-		if r.cfg.Version != formatVersion {
-			return nil, fmt.Errorf("%w: %s has format version %d; this Coffer reads version %d only (back it up again, or restore it with the Coffer that wrote it)",
-				ErrUnsupportedFormat, st.Location(), r.cfg.Version, formatVersion)
+		if r.cfg.Version < minFormatVersion || r.cfg.Version > formatVersion {
+			return nil, fmt.Errorf("%w: %s has format version %d; this Coffer reads versions %d to %d only (back it up again, or restore it with the Coffer that wrote it)",
+				ErrUnsupportedFormat, st.Location(), r.cfg.Version, minFormatVersion, formatVersion)
 		}
 		switch len(r.cfg.IDKey) {
 		case 0:

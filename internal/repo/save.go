@@ -19,6 +19,15 @@ import (
 //	pack seals its header, appends its tail and names it) ──uploads──▶
 //	uploaders (Put) ──▶ pending index ──▶ index object Put ──▶ Set.Add
 //
+// Small data blobs (up to Options.GroupMax: small files, the tails of larger
+// ones) are not sealed alone: a worker appends their plaintext to the open
+// group record, and the worker that fills it (groupTarget bytes) compresses
+// and seals it as one record of the data pack (see package pack). On the
+// engine benchmark's text files this stores 6-7% less than compressing each
+// file alone, at the same compression speed; members are read by
+// decompressing their record (ReadPackBlobs decompresses a record once for
+// all its members it delivers). Flush seals the open record.
+//
 // Tree blobs and data blobs go to separate open packs, so that the
 // metadata of many snapshots sits in a few packs: walking trees (no-change
 // backups, copies, restores of one file, GC's mark phase) reads a few
@@ -70,6 +79,25 @@ func (pb *packBuf) start() {
 	pb.entries = pb.entries[:0]
 }
 
+// Group records: data blobs of at most Options.GroupMax bytes are grouped;
+// a record is sealed once its plaintext reaches groupTarget bytes (ratio
+// gains flatten beyond ~1 MiB, and a member's read decompresses the whole
+// record).
+const (
+	// DefaultGroupMax is the default Options.GroupMax.
+	DefaultGroupMax = 64 << 10
+	// MaxGroupMax bounds Options.GroupMax.
+	MaxGroupMax = 1 << 20
+	groupTarget = 1 << 20
+)
+
+// groupBuf is the open group record: plain[0] is free for the payload flag
+// (as a jobPlain's data), then the members' plaintexts.
+type groupBuf struct {
+	plain   []byte
+	members []pack.Entry // Type, ID, RawLength, Group (1 + offset in plain[1:])
+}
+
 type uploaded struct {
 	id      ID
 	size    int64
@@ -89,6 +117,9 @@ type saver struct {
 
 	jobs   chan *job
 	jobsWG sync.WaitGroup // jobs accepted and not finished
+
+	gmu   sync.Mutex // guards group
+	group *groupBuf  // the open group record, nil if none
 
 	pmu      sync.Mutex  // guards cur, and buffer allocation
 	cur      [2]*packBuf // the open pack per stream: data, trees (stream)
@@ -152,12 +183,15 @@ func (r *Repository) SaveBlob(ctx context.Context, t BlobType, id ID, data []byt
 	if len(data) > pack.MaxBlobSize {
 		return false, fmt.Errorf("repo: save %s: %d bytes exceeds the blob limit of %d", Ref{t, id}, len(data), pack.MaxBlobSize)
 	}
-	return r.saver.enqueue(ctx, index.Key{ID: id, Type: uint8(t)}, func() *job {
-		j := &job{kind: jobPlain, raw: uint32(len(data)), pool: true}
-		j.data = getBuf(len(data) + 1)[:len(data)+1]
-		copy(j.data[1:], data)
-		return j
-	}, true)
+	return r.saver.enqueue(ctx, index.Key{ID: id, Type: uint8(t)}, func() *job { return plainJob(data) }, true)
+}
+
+// plainJob makes a job for plaintext data, copied into a pooled buffer.
+func plainJob(data []byte) *job {
+	j := &job{kind: jobPlain, raw: uint32(len(data)), pool: true}
+	j.data = getBuf(len(data) + 1)[:len(data)+1]
+	copy(j.data[1:], data)
+	return j
 }
 
 // flight is a blob accepted by SaveBlob and not yet in a written index
@@ -262,13 +296,17 @@ func (s *saver) workLoop() {
 func (s *saver) process(j *job, wb *workerBufs) {
 	r := s.r
 	var payload []byte
-	switch j.kind {
-	case jobPlain:
-		payload = r.compress(j.data, wb)
+	switch {
+	case s.groupable(j):
+		s.addToGroup(j, wb)
+		return
+	case j.kind == jobPlain:
+		payload = r.compress(j.data, wb, true)
 	default:
 		payload = j.data
 	}
-	pb, dst, roll := s.reserve(j.key, len(payload)+crypto.Overhead, j.raw)
+	ents := [1]pack.Entry{{Type: j.key.Type, ID: j.key.ID, RawLength: j.raw}}
+	pb, _, dst, roll := s.reserve(stream(j.key.Type), ents[:], len(payload)+crypto.Overhead)
 	var ad [33]byte
 	pb.aead.Seal(dst[:0], payload, pack.BlobAD(ad[:0], j.key.Type, j.key.ID))
 	pb.wg.Done()
@@ -283,17 +321,75 @@ func (s *saver) process(j *job, wb *workerBufs) {
 	}
 }
 
+// groupable reports whether j's blob goes into a group record: small
+// plaintext data (trees stay alone: walks read them one by one).
+func (s *saver) groupable(j *job) bool {
+	return j.kind == jobPlain && len(j.data)-1 <= s.r.opts.GroupMax &&
+		s.r.opts.Compression != CompressOff && stream(j.key.Type) == 0
+}
+
+// addToGroup appends j's plaintext to the open group record and seals the
+// record if that filled it.
+func (s *saver) addToGroup(j *job, wb *workerBufs) {
+	s.gmu.Lock()
+	g := s.group
+	if g == nil {
+		g = &groupBuf{plain: getBuf(1 + groupTarget + s.r.opts.GroupMax)[:1]}
+		s.group = g
+	}
+	g.members = append(g.members, pack.Entry{Type: j.key.Type, ID: j.key.ID, RawLength: j.raw, Group: uint32(len(g.plain))})
+	g.plain = append(g.plain, j.data[1:]...)
+	full := len(g.plain)-1 >= groupTarget
+	if full {
+		s.group = nil
+	}
+	s.gmu.Unlock()
+	if j.pool {
+		putBuf(j.data)
+	}
+	if full {
+		s.sealGroup(g, wb)
+	}
+}
+
+// sealGroup compresses a group record and seals it into the open data pack.
+func (s *saver) sealGroup(g *groupBuf, wb *workerBufs) {
+	payload := s.r.compress(g.plain, wb, false)
+	pb, off, dst, roll := s.reserve(0, g.members, len(payload)+crypto.Overhead)
+	var ad [5]byte
+	pb.aead.Seal(dst[:0], payload, pack.GroupAD(ad[:0], uint32(off)))
+	pb.wg.Done()
+	putBuf(g.plain)
+	if roll != nil {
+		s.finish(roll)
+	}
+}
+
+// sealOpenGroup seals the open group record, if any (at Flush).
+func (s *saver) sealOpenGroup() {
+	s.gmu.Lock()
+	g := s.group
+	s.group = nil
+	s.gmu.Unlock()
+	if g != nil {
+		var wb workerBufs
+		s.sealGroup(g, &wb)
+	}
+}
+
 // compress returns the payload for plaintext data[1:] (data[0] is free):
 // zstd-compressed into wb.scratch if that saves at least 1/64, else data
 // itself with the stored flag. Incompressible data is detected cheaply by
-// compressing an 8 KiB sample from the middle with the fastest level first.
-func (r *Repository) compress(data []byte, wb *workerBufs) []byte {
+// compressing an 8 KiB sample from the middle with the fastest level first
+// (unless !sample: a group record's middle may be one incompressible file
+// among text).
+func (r *Repository) compress(data []byte, wb *workerBufs, sample bool) []byte {
 	plain := data[1:]
 	data[0] = pack.PayloadStored
 	if r.opts.Compression == CompressOff || len(plain) < 128 {
 		return data
 	}
-	if len(plain) >= 32<<10 {
+	if sample && len(plain) >= 32<<10 {
 		mid := len(plain) / 2
 		sample := plain[mid-4<<10 : mid+4<<10]
 		wb.sample = r.sample.EncodeAll(sample, wb.sample[:0])
@@ -312,16 +408,17 @@ func (r *Repository) compress(data []byte, wb *workerBufs) []byte {
 	return out
 }
 
-// reserve finds room for an n-byte sealed blob in the open pack, rolling to
-// a new pack when the open one is full; the caller fills dst (n bytes of the
-// pack's buffer), then calls pb.wg.Done, then finishes roll if it is not nil.
-func (s *saver) reserve(key index.Key, n int, raw uint32) (pb *packBuf, dst []byte, roll *packBuf) {
+// reserve finds room for an n-byte sealed record in the open pack of stream
+// k, rolling to a new pack when the open one is full, and lists ents (a
+// blob, or a group record's members) at its offset off; the caller fills
+// dst (n bytes of the pack's buffer), then calls pb.wg.Done, then finishes
+// roll if it is not nil.
+func (s *saver) reserve(k int, ents []pack.Entry, n int) (pb *packBuf, off int, dst []byte, roll *packBuf) {
 	s.pmu.Lock()
 	defer s.pmu.Unlock()
-	k := stream(key.Type)
 	cur := s.cur[k]
 	if cur != nil && len(cur.entries) > 0 &&
-		(len(cur.buf)+n > s.r.opts.PackSize || len(cur.buf)+n > cap(cur.buf) || len(cur.entries) >= maxPackEntries) {
+		(len(cur.buf)+n > s.r.opts.PackSize || len(cur.buf)+n > cap(cur.buf) || len(cur.entries)+len(ents) > maxPackEntries) {
 		roll = cur
 		s.packsWG.Add(1)
 		cur = nil
@@ -336,11 +433,14 @@ func (s *saver) reserve(key index.Key, n int, raw uint32) (pb *packBuf, dst []by
 		cur.start()
 	}
 	s.cur[k] = cur
-	off := len(cur.buf)
+	off = len(cur.buf)
 	cur.buf = cur.buf[:off+n]
-	cur.entries = append(cur.entries, pack.Entry{Type: key.Type, ID: key.ID, Offset: uint32(off), Length: uint32(n), RawLength: raw})
+	for _, e := range ents {
+		e.Offset, e.Length = uint32(off), uint32(n)
+		cur.entries = append(cur.entries, e)
+	}
 	cur.wg.Add(1)
-	return cur, cur.buf[off : off+n : off+n], roll
+	return cur, off, cur.buf[off : off+n : off+n], roll
 }
 
 // stream returns the open-pack slot of a blob type: 1 for trees, 0 for the
@@ -455,6 +555,7 @@ func (s *saver) flush(ctx context.Context) error {
 	if err := waitCtx(ctx, &s.jobsWG); err != nil {
 		return err
 	}
+	s.sealOpenGroup()
 	s.pmu.Lock()
 	var open []*packBuf
 	for k, pb := range s.cur {
@@ -551,6 +652,10 @@ func (s *saver) close() {
 	s.flushMu.Unlock()
 	close(s.jobs)
 	s.workers.Wait()
+	if s.group != nil {
+		putBuf(s.group.plain)
+		s.group = nil
+	}
 	s.pmu.Lock()
 	for k, pb := range s.cur {
 		if pb != nil {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/coffer/coffer/internal/repo/index"
+	"github.com/coffer/coffer/internal/repo/pack"
 )
 
 // ID names a blob (keyed BLAKE3-256 of its plaintext), a snapshot or a pack.
@@ -84,13 +85,22 @@ type BlobLocation struct {
 	Type      BlobType
 	ID        ID
 	Pack      ID
-	Offset    int64 // of the sealed blob in the pack
-	Length    int64 // of the sealed blob (what a read transfers)
+	Offset    int64 // of the sealed blob (or its group record) in the pack
+	Length    int64 // of the sealed blob or group record (what a read transfers)
 	RawLength int64 // of the plaintext
+	// Group is 0 for a blob sealed alone, or 1 + the offset of its
+	// plaintext in the plaintext of the group record at Offset (see
+	// pack.Entry.Group).
+	Group uint32
 }
 
 func locationOf(e index.Entry) BlobLocation {
-	return BlobLocation{Type: BlobType(e.Type), ID: e.ID, Pack: e.Pack, Offset: int64(e.Offset), Length: int64(e.Length), RawLength: int64(e.RawLength)}
+	return BlobLocation{Type: BlobType(e.Type), ID: e.ID, Pack: e.Pack, Offset: int64(e.Offset), Length: int64(e.Length), RawLength: int64(e.RawLength), Group: e.Group}
+}
+
+// entryLocation is the location of a trailer entry of pack p.
+func entryLocation(p ID, e pack.Entry) BlobLocation {
+	return BlobLocation{Type: BlobType(e.Type), ID: e.ID, Pack: p, Offset: int64(e.Offset), Length: int64(e.Length), RawLength: int64(e.RawLength), Group: e.Group}
 }
 
 // Snapshot is the commit record of one backup.

@@ -256,7 +256,8 @@ func (a *Adapter) SaveStoredTo(ctx context.Context, dst archive.Repo, t archive.
 }
 
 // AdoptPackTo copies a whole pack to dst with repo.AdoptPack when blobs
-// fill it: they must lie end to end from the first blob's offset (checked
+// fill it: they must lie end to end from the first blob's offset (members
+// of a group record share its offset and length; checked
 // before any read); the pack's trailer then decides, and a pack holding
 // other blobs too is declined.
 func (a *Adapter) AdoptPackTo(ctx context.Context, dst archive.Repo, p archive.ID, blobs []archive.BlobLocation) (bool, error) {
@@ -275,7 +276,8 @@ func (a *Adapter) AdoptPackTo(ctx context.Context, dst archive.Repo, p archive.I
 	}
 	want := make(map[key]bool, len(locs))
 	for i, l := range locs {
-		if l.Pack != p || (i > 0 && l.Offset != locs[i-1].Offset+locs[i-1].Length) {
+		sameRecord := i > 0 && l.Offset == locs[i-1].Offset && l.Length == locs[i-1].Length // group members
+		if l.Pack != p || (i > 0 && !sameRecord && l.Offset != locs[i-1].Offset+locs[i-1].Length) {
 			return false, nil
 		}
 		want[key{l.Type, l.ID}] = true

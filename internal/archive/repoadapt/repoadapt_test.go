@@ -34,13 +34,24 @@ func kek(t *testing.T, name string) repo.KEK {
 // newLocal creates a repository on local disk with small packs (so that
 // tests see many of them) and returns it with its directory.
 func newLocal(t *testing.T) (*repoadapt.Adapter, string) {
+	return newLocalOpts(t, repo.Options{PackSize: 1 << 20})
+}
+
+// newLocalAlone is newLocal with every blob sealed alone (no group
+// records), for tests that damage one blob and expect only its file to
+// fail.
+func newLocalAlone(t *testing.T) (*repoadapt.Adapter, string) {
+	return newLocalOpts(t, repo.Options{PackSize: 1 << 20, GroupMax: -1})
+}
+
+func newLocalOpts(t *testing.T, opts repo.Options) (*repoadapt.Adapter, string) {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "repo")
 	st, err := localfs.New(context.Background(), localfs.Options{Root: dir, Create: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := repo.Init(context.Background(), st, kek(t, "test"), repo.Options{PackSize: 1 << 20})
+	r, err := repo.Init(context.Background(), st, kek(t, "test"), opts)
 	if err != nil {
 		t.Fatalf("repo.Init: %v", err)
 	}
@@ -158,7 +169,7 @@ func damageBlob(t *testing.T, a *repoadapt.Adapter, dir string, typ archive.Blob
 
 func TestCorruptPackNamesFileAndSnapshot(t *testing.T) {
 	ctx := context.Background()
-	a, dir := newLocal(t)
+	a, dir := newLocalAlone(t)
 	src := archivetest.MakeTestTree(t, archivetest.TreeOptions{Files: 30, SparseSize: -1})
 	res := archivetest.MustBackup(t, a, src, archive.Options{})
 	n, err := archive.ResolvePath(ctx, a, res.Snapshot.Root, "script.sh")

@@ -64,7 +64,7 @@ func (b *Builder) Add(e Entry) {
 	if !ok {
 		n = b.AddPack(e.Pack, 0)
 	}
-	b.add(rec{id: e.ID, typ: e.Type, pack: n, off: e.Offset, length: e.Length, raw: e.RawLength})
+	b.add(rec{id: e.ID, typ: e.Type, pack: n, off: e.Offset, length: e.Length, raw: e.RawLength, grp: e.Group})
 }
 
 func (b *Builder) add(r rec) {

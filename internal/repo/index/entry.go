@@ -14,6 +14,7 @@ type Entry struct {
 	Offset    uint32 // of the sealed blob in the pack
 	Length    uint32 // of the sealed blob
 	RawLength uint32 // of the plaintext
+	Group     uint32 // 0, or 1 + the plaintext's offset in its group record (pack.Entry.Group)
 }
 
 // Key identifies a blob: its ID and type.
@@ -39,7 +40,10 @@ var ErrCorrupt = errors.New("index: corrupt")
 
 // recSize is the size of one entry record in segments and sort runs:
 //
-//	ID [32] | type u8 | reserved [3] | pack number u32 | offset u32 | length u32 | raw length u32
+//	ID [32] | type u8 | group u24 | pack number u32 | offset u32 | length u32 | raw length u32
+//
+// The group field (pack.Entry.Group) fits in 24 bits: pack.MaxGroupSize
+// bounds a group's plaintext.
 const recSize = 52
 
 // rec is an entry whose pack is a number in a pack table.
@@ -50,11 +54,12 @@ type rec struct {
 	off    uint32
 	length uint32
 	raw    uint32
+	grp    uint32
 }
 
 func (r *rec) put(b []byte) {
 	copy(b[:32], r.id[:])
-	b[32], b[33], b[34], b[35] = r.typ, 0, 0, 0
+	b[32], b[33], b[34], b[35] = r.typ, byte(r.grp), byte(r.grp>>8), byte(r.grp>>16)
 	binary.LittleEndian.PutUint32(b[36:], r.pack)
 	binary.LittleEndian.PutUint32(b[40:], r.off)
 	binary.LittleEndian.PutUint32(b[44:], r.length)
@@ -64,6 +69,7 @@ func (r *rec) put(b []byte) {
 func (r *rec) get(b []byte) {
 	copy(r.id[:], b[:32])
 	r.typ = b[32]
+	r.grp = uint32(b[33]) | uint32(b[34])<<8 | uint32(b[35])<<16
 	r.pack = binary.LittleEndian.Uint32(b[36:])
 	r.off = binary.LittleEndian.Uint32(b[40:])
 	r.length = binary.LittleEndian.Uint32(b[44:])

@@ -11,7 +11,10 @@ import (
 // object (≈ 11 MB of plaintext), so that decoding one needs bounded memory.
 const MaxObjectEntries = 256 << 10
 
-const objMagic = "CFIX0001"
+const (
+	objMagic   = "CFIX0002"
+	objMagicV1 = "CFIX0001" // entries without the group field (still read)
+)
 
 // Object is the plaintext content of an index object in storage.
 type Object struct {
@@ -44,8 +47,11 @@ func (o *Object) Entries() int {
 
 // EncodeObject serializes o:
 //
-//	magic "CFIX0001" | n superseded u32 | IDs [32]... | n dropped u32 | pack IDs [32]... | n packs u32 |
-//	per pack: ID [32] | size u64 | n blobs u32 | per blob: type u8 | ID [32] | offset u32 | length u32 | raw length u32
+//	magic "CFIX0002" | n superseded u32 | IDs [32]... | n dropped u32 | pack IDs [32]... | n packs u32 |
+//	per pack: ID [32] | size u64 | n blobs u32 | per blob: type u8 | ID [32] | offset u32 | length u32 | raw length u32 | group u32
+//
+// Objects with magic "CFIX0001" (written before group records existed) have
+// no group field and are still read.
 func EncodeObject(o *Object) []byte {
 	b := make([]byte, 0, 20+32*(len(o.Supersedes)+len(o.Dropped))+len(o.Packs)*44+o.Entries()*pack.EntrySize)
 	b = append(b, objMagic...)
@@ -66,6 +72,7 @@ func EncodeObject(o *Object) []byte {
 			b = binary.LittleEndian.AppendUint32(b, e.Offset)
 			b = binary.LittleEndian.AppendUint32(b, e.Length)
 			b = binary.LittleEndian.AppendUint32(b, e.RawLength)
+			b = binary.LittleEndian.AppendUint32(b, e.Group)
 		}
 	}
 	return b
@@ -74,7 +81,14 @@ func EncodeObject(o *Object) []byte {
 // DecodeObject parses the plaintext of an index object.
 func DecodeObject(b []byte) (*Object, error) {
 	bad := func(what string) error { return fmt.Errorf("%w: index object: %s", ErrCorrupt, what) }
-	if len(b) < 20 || string(b[:8]) != objMagic {
+	esize := pack.EntrySize
+	switch {
+	case len(b) < 20:
+		return nil, bad("bad header")
+	case string(b[:8]) == objMagic:
+	case string(b[:8]) == objMagicV1:
+		esize = pack.EntrySize - 4
+	default:
 		return nil, bad("bad header")
 	}
 	p := 8
@@ -112,7 +126,7 @@ func DecodeObject(b []byte) (*Object, error) {
 		op.Size = int64(binary.LittleEndian.Uint64(b[p+32:]))
 		p += 40
 		n, _ := u32()
-		if uint64(n)*pack.EntrySize > uint64(len(b)-p) || op.Size < 0 {
+		if uint64(n)*uint64(esize) > uint64(len(b)-p) || op.Size < 0 {
 			return nil, bad("truncated entries")
 		}
 		op.Blobs = make([]pack.Entry, n)
@@ -123,7 +137,13 @@ func DecodeObject(b []byte) (*Object, error) {
 			e.Offset = binary.LittleEndian.Uint32(b[p+33:])
 			e.Length = binary.LittleEndian.Uint32(b[p+37:])
 			e.RawLength = binary.LittleEndian.Uint32(b[p+41:])
-			p += pack.EntrySize
+			if esize == pack.EntrySize {
+				e.Group = binary.LittleEndian.Uint32(b[p+45:])
+				if inner, ok := e.Grouped(); ok && int64(inner)+int64(e.RawLength) > pack.MaxGroupSize {
+					return nil, bad("group member out of place")
+				}
+			}
+			p += esize
 		}
 	}
 	if p != len(b) {
@@ -137,7 +157,7 @@ func (b *Builder) AddObject(o *Object) {
 	for _, p := range o.Packs {
 		n := b.AddPack(p.ID, p.Size)
 		for _, e := range p.Blobs {
-			b.add(rec{id: e.ID, typ: e.Type, pack: n, off: e.Offset, length: e.Length, raw: e.RawLength})
+			b.add(rec{id: e.ID, typ: e.Type, pack: n, off: e.Offset, length: e.Length, raw: e.RawLength, grp: e.Group})
 		}
 	}
 }
@@ -149,7 +169,7 @@ func ObjectEntries(o *Object) ([]PackInfo, []Entry) {
 	for _, p := range o.Packs {
 		packs = append(packs, PackInfo{ID: p.ID, Size: p.Size})
 		for _, e := range p.Blobs {
-			entries = append(entries, Entry{ID: e.ID, Type: e.Type, Pack: p.ID, Offset: e.Offset, Length: e.Length, RawLength: e.RawLength})
+			entries = append(entries, Entry{ID: e.ID, Type: e.Type, Pack: p.ID, Offset: e.Offset, Length: e.Length, RawLength: e.RawLength, Group: e.Group})
 		}
 	}
 	return packs, entries

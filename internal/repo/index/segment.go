@@ -15,13 +15,13 @@ import (
 
 // Segment file layout (all integers little-endian):
 //
-//	header (64 bytes): magic "CFRSEG01" | fan-out bits u32 | 0 u32 | entries u64 | packs u64 | 0 [32]
+//	header (64 bytes): magic "CFRSEG02" (01: before the group field) | fan-out bits u32 | 0 u32 | entries u64 | packs u64 | 0 [32]
 //	fan-out: (1<<bits)+1 u32, fanout[b] = index of the first entry whose ID's top bits are >= b
 //	entries: n records of recSize bytes, sorted by key
 //	packs: one (ID [32] | size u64) per pack number
 //	MAC (32 bytes): keyed BLAKE3(header | fan-out | BLAKE3(entries | packs))
 const (
-	segMagic   = "CFRSEG01"
+	segMagic   = "CFRSEG02"
 	headerSize = 64
 	packRecLen = 40
 	macSize    = 32
@@ -184,7 +184,7 @@ func (s *Segment) rec(i int) (r rec) {
 // Entry returns entry i (0 ≤ i < Len) with its pack number.
 func (s *Segment) Entry(i int) (Entry, int) {
 	r := s.rec(i)
-	e := Entry{ID: r.id, Type: r.typ, Offset: r.off, Length: r.length, RawLength: r.raw}
+	e := Entry{ID: r.id, Type: r.typ, Offset: r.off, Length: r.length, RawLength: r.raw, Group: r.grp}
 	if int(r.pack) < s.nPacks {
 		copy(e.Pack[:], s.packs[int(r.pack)*packRecLen:])
 	}

@@ -46,6 +46,7 @@ type loc struct {
 	off    uint32
 	length uint32
 	raw    uint32
+	grp    uint32
 }
 
 type ovEntry struct {
@@ -222,7 +223,7 @@ func (s *Set) LookupAll(k Key, fn func(e Entry, excluded bool)) {
 }
 
 func (ov *ovEntry) entry(k Key, l loc) Entry {
-	return Entry{ID: k.ID, Type: k.Type, Pack: l.pack, Offset: l.off, Length: l.length, RawLength: l.raw}
+	return Entry{ID: k.ID, Type: k.Type, Pack: l.pack, Offset: l.off, Length: l.length, RawLength: l.raw, Group: l.grp}
 }
 
 // Add adds the entries of one stored index object, named name, whose packs
@@ -240,7 +241,7 @@ func (s *Set) Add(name string, packs []PackInfo, entries []Entry) error {
 	}
 	for i := range entries {
 		e := &entries[i]
-		l := loc{pack: e.Pack, off: e.Offset, length: e.Length, raw: e.RawLength}
+		l := loc{pack: e.Pack, off: e.Offset, length: e.Length, raw: e.RawLength, grp: e.Group}
 		k := e.Key()
 		if ov, ok := s.overlay[k]; ok {
 			if ov.loc != l && !slices.Contains(ov.more, l) {
@@ -377,7 +378,7 @@ func (s *Set) spillLocked() error {
 	for k, ov := range s.overlay {
 		for _, l := range append([]loc{ov.loc}, ov.more...) {
 			b.AddPack(l.pack, s.packSizes[l.pack])
-			b.Add(Entry{ID: k.ID, Type: k.Type, Pack: l.pack, Offset: l.off, Length: l.length, RawLength: l.raw})
+			b.Add(Entry{ID: k.ID, Type: k.Type, Pack: l.pack, Offset: l.off, Length: l.length, RawLength: l.raw, Group: l.grp})
 		}
 	}
 	names := slices.Clone(s.ovNames)
@@ -540,7 +541,7 @@ func (s *Set) Merged(path string) (*Segment, error) {
 	for k, ov := range s.overlay {
 		for _, l := range append([]loc{ov.loc}, ov.more...) {
 			b.AddPack(l.pack, s.packSizes[l.pack])
-			b.Add(Entry{ID: k.ID, Type: k.Type, Pack: l.pack, Offset: l.off, Length: l.length, RawLength: l.raw})
+			b.Add(Entry{ID: k.ID, Type: k.Type, Pack: l.pack, Offset: l.off, Length: l.length, RawLength: l.raw, Group: l.grp})
 		}
 	}
 	s.mu.RUnlock()

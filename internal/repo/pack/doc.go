@@ -14,8 +14,18 @@
 //     swapped for another.
 //   - Payload: one flag byte (PayloadStored or PayloadZstd) followed by the
 //     blob's bytes, stored or zstd-compressed.
+//   - Group record: the plaintexts of many small blobs, concatenated,
+//     compressed together (zstd finds the words that small text files
+//     share, which it cannot when each is compressed alone) and sealed once,
+//     with GroupAD (a tag and the record's offset) as associated data. Its
+//     payload has the same flag byte as a blob's.
 //   - Trailer: the list of Entries (type, ID, offset, sealed length,
-//     plaintext length) sealed under the repository's key.
+//     plaintext length, group position) sealed under the repository's key,
+//     magic "CPK3". A member of a group record has the record's offset and
+//     length, and its plaintext's position within the record's plaintext;
+//     members of one record are listed together. Trailers with magic "CPK2"
+//     (written before group records existed) have no group field and are
+//     still read.
 //   - Tail: the sealed trailer, the body sum (BLAKE3 of the sealed blobs)
 //     and the trailer's sealed length as a little-endian uint32, the last 4
 //     bytes of every pack. Header and tail are the pack's only

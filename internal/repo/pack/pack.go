@@ -19,7 +19,13 @@ const (
 
 const (
 	// EntrySize is the encoded size of one trailer Entry.
-	EntrySize = 1 + 32 + 4 + 4 + 4
+	EntrySize = 1 + 32 + 4 + 4 + 4 + 4
+	// entrySizeV2 is the size of an entry in trailers written before
+	// groups existed (magic "CPK2"): no group field.
+	entrySizeV2 = EntrySize - 4
+	// MaxGroupSize bounds a group record's plaintext, so that a member's
+	// Group field fits in 24 bits in the index's records.
+	MaxGroupSize = 8 << 20
 	// TailSize is the size of a pack's fixed end: the body's BLAKE3 and
 	// the sealed trailer's length.
 	TailSize = 32 + 4
@@ -28,9 +34,10 @@ const (
 	// MaxBlobSize bounds a blob's plaintext so that lengths fit in 32 bits.
 	MaxBlobSize = 1<<31 - 1024
 	// HeaderSize is the size of a pack's header: magic and sealed pack key.
-	HeaderSize   = 4 + crypto.Overhead + crypto.KeySize // len(headerMagic) + sealed key
-	headerMagic  = "CPK2"
-	trailerMagic = "CPK2"
+	HeaderSize     = 4 + crypto.Overhead + crypto.KeySize // len(headerMagic) + sealed key
+	headerMagic    = "CPK2"
+	trailerMagic   = "CPK3"
+	trailerMagicV2 = "CPK2" // entries without the group field
 )
 
 var (
@@ -46,10 +53,35 @@ var ErrFormat = errors.New("pack: malformed pack")
 type Entry struct {
 	Type      uint8
 	ID        [32]byte
-	Offset    uint32 // of the sealed blob within the pack
-	Length    uint32 // of the sealed blob
+	Offset    uint32 // of the sealed blob (or of its group record) within the pack
+	Length    uint32 // of the sealed blob (or of its group record)
 	RawLength uint32 // of the blob's plaintext (uncompressed)
+	// Group is 0 for a blob sealed alone. For a member of a group record
+	// (see GroupAD) it is 1 + the offset of the blob's plaintext within
+	// the group's plaintext.
+	Group uint32
 }
+
+// Grouped reports whether the entry is a member of a group record, and
+// where its plaintext starts in the group's plaintext.
+func (e *Entry) Grouped() (inner uint32, ok bool) {
+	if e.Group == 0 {
+		return 0, false
+	}
+	return e.Group - 1, true
+}
+
+// GroupAD is the associated data of a group record at offset off of its
+// pack: a tag no blob type uses, and the offset, so that two records of a
+// pack cannot be swapped. The members' types and IDs are bound by the
+// trailer (and the index), which is sealed under the repository's key.
+func GroupAD(dst []byte, off uint32) []byte {
+	dst = append(dst, groupTag)
+	return binary.LittleEndian.AppendUint32(dst, off)
+}
+
+// groupTag starts a group record's associated data (blob types are small).
+const groupTag = 0xff
 
 // BlobAD is the associated data of a sealed blob: its type and ID.
 func BlobAD(dst []byte, typ uint8, id [32]byte) []byte {
@@ -170,6 +202,7 @@ func AppendTail(aead *crypto.AEAD, pack []byte, entries []Entry, bodySum [32]byt
 		plain = binary.LittleEndian.AppendUint32(plain, e.Offset)
 		plain = binary.LittleEndian.AppendUint32(plain, e.Length)
 		plain = binary.LittleEndian.AppendUint32(plain, e.RawLength)
+		plain = binary.LittleEndian.AppendUint32(plain, e.Group)
 	}
 	start := len(pack)
 	pack = aead.Seal(pack, plain, trailerAD)
@@ -194,33 +227,60 @@ func ParseEnd(end []byte, packSize int64) (trailerLen int, bodySum [32]byte, err
 }
 
 // OpenTrailer authenticates and parses a sealed trailer. The entries are
-// checked to lie, without overlapping, before trailerOffset.
+// checked to lie, without overlapping, before trailerOffset; members of one
+// group record share its offset and length, and lie within MaxGroupSize.
 func OpenTrailer(aead *crypto.AEAD, sealed []byte, trailerOffset int64) ([]Entry, error) {
 	plain, err := aead.Open(nil, sealed, trailerAD)
 	if err != nil {
 		return nil, fmt.Errorf("pack trailer: %w", err)
 	}
-	if len(plain) < 8 || string(plain[:4]) != trailerMagic {
+	size := EntrySize
+	switch {
+	case len(plain) >= 8 && string(plain[:4]) == trailerMagic:
+	case len(plain) >= 8 && string(plain[:4]) == trailerMagicV2:
+		size = entrySizeV2
+	default:
 		return nil, fmt.Errorf("%w: bad trailer header", ErrFormat)
 	}
 	n := int(binary.LittleEndian.Uint32(plain[4:]))
-	if len(plain) != 8+n*EntrySize {
+	if len(plain) != 8+n*size {
 		return nil, fmt.Errorf("%w: trailer of %d bytes for %d entries", ErrFormat, len(plain), n)
 	}
 	out := make([]Entry, n)
 	var end int64
 	for i := range out {
-		b := plain[8+i*EntrySize:]
+		b := plain[8+i*size:]
 		e := &out[i]
 		e.Type = b[0]
 		copy(e.ID[:], b[1:33])
 		e.Offset = binary.LittleEndian.Uint32(b[33:])
 		e.Length = binary.LittleEndian.Uint32(b[37:])
 		e.RawLength = binary.LittleEndian.Uint32(b[41:])
-		if int64(e.Offset) < max(end, int64(HeaderSize)) || int64(e.Offset)+int64(e.Length) > trailerOffset || e.Length < BlobOverhead {
-			return nil, fmt.Errorf("%w: entry %d (offset %d, length %d) out of place", ErrFormat, i, e.Offset, e.Length)
+		if size == EntrySize {
+			e.Group = binary.LittleEndian.Uint32(b[45:])
+		}
+		if err := checkEntry(e, out[:i], end, trailerOffset); err != nil {
+			return nil, fmt.Errorf("%w: entry %d (offset %d, length %d): %s", ErrFormat, i, e.Offset, e.Length, err)
 		}
 		end = int64(e.Offset) + int64(e.Length)
 	}
 	return out, nil
+}
+
+// checkEntry checks that e, following prev, lies after end (the end of
+// the previous record) and before trailerOffset, or continues the previous
+// entry's group record.
+func checkEntry(e *Entry, prev []Entry, end, trailerOffset int64) error {
+	if inner, ok := e.Grouped(); ok && int64(inner)+int64(e.RawLength) > MaxGroupSize {
+		return errors.New("group member out of place")
+	}
+	if e.Group != 0 && len(prev) > 0 {
+		if p := prev[len(prev)-1]; p.Group != 0 && p.Offset == e.Offset && p.Length == e.Length {
+			return nil // another member of the same record
+		}
+	}
+	if int64(e.Offset) < max(end, int64(HeaderSize)) || int64(e.Offset)+int64(e.Length) > trailerOffset || e.Length < BlobOverhead {
+		return errors.New("out of place")
+	}
+	return nil
 }

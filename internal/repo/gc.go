@@ -243,8 +243,9 @@ func (r *Repository) gcPlan(ctx context.Context, opts GCOptions, rep *GCReport) 
 			ErrBlobNotFound, m.nMiss, strings.Join(s, ", "))
 	}
 	// Per-pack accounting. A group record's bytes count once, and as live
-	// if any of its members is (records: one map entry per group record,
-	// about one per MiB of small files).
+	// in proportion to its live members' plaintext, so that a record
+	// whose members mostly died gets its pack repacked (records: one map
+	// entry per group record, about one per MiB of small files).
 	np := v.seg.NumPacks()
 	total := make([]int64, np)
 	live := make([]int64, np)
@@ -252,28 +253,48 @@ func (r *Repository) gcPlan(ctx context.Context, opts GCOptions, rep *GCReport) 
 		p   int
 		off uint32
 	}
-	records := map[record]bool{} // group records counted; true once counted live
+	type recordUse struct {
+		length, raw, liveRaw int64
+		anyLive              bool
+	}
+	records := map[record]*recordUse{}
 	for i := 0; i < v.seg.Len(); i++ {
 		e, p := v.seg.Entry(i)
 		isLive := m.marks.has(i)
 		if isLive {
 			rep.LiveBlobs++
 		}
-		n := int64(e.Length)
-		countTotal, countLive := true, isLive
 		if e.Group != 0 {
 			k := record{p, e.Offset}
-			wasLive, seen := records[k]
-			countTotal, countLive = !seen, isLive && !wasLive
-			records[k] = wasLive || isLive
+			u := records[k]
+			if u == nil {
+				u = &recordUse{length: int64(e.Length)}
+				records[k] = u
+			}
+			u.raw += int64(e.RawLength)
+			if isLive {
+				u.liveRaw += int64(e.RawLength)
+				u.anyLive = true
+			}
+			continue
 		}
-		if countTotal {
-			total[p] += n
+		total[p] += int64(e.Length)
+		if isLive {
+			live[p] += int64(e.Length)
+			rep.LiveBytes += int64(e.Length)
 		}
-		if countLive {
-			live[p] += n
-			rep.LiveBytes += n
+	}
+	for k, u := range records {
+		total[k.p] += u.length
+		share := u.length
+		if u.raw > 0 {
+			share = u.length * u.liveRaw / u.raw
 		}
+		if u.anyLive {
+			share = max(share, 1) // a pack with a live member is never dead
+		}
+		live[k.p] += share
+		rep.LiveBytes += share
 	}
 	ids := v.packIDs()
 	counts := v.packEntries()

@@ -368,6 +368,9 @@ func (r *Repository) ReadPackBlobs(ctx context.Context, packID ID, blobs []BlobL
 	var plain []byte // pooled: a restore reads every pack through here
 	defer func() { putBuf(plain) }()
 	decode := func(b BlobLocation, p payload) ([]byte, error) {
+		if b.Group != 0 {
+			return p.body, nil // a slice of the decoded record, valid during fn
+		}
 		if need := max(b.RawLength, int64(len(p.body))); int64(cap(plain)) < need {
 			putBuf(plain)
 			plain = getBuf(int(need))

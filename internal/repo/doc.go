@@ -53,7 +53,8 @@
 //
 // Everything except keys/ is encrypted and authenticated with the data key
 // (metadata objects carry their kind as associated data; blobs their type
-// and ID). Given the storage and the KEK, a fresh process can list snapshots
+// and ID; group records their offset, their members' types and IDs being
+// bound by the sealed trailer and index). Given the storage and the KEK, a fresh process can list snapshots
 // and read all data: nothing lives only in the local cache or in a database
 // (disaster recovery). A wrong KEK fails Open with ErrWrongKey naming the
 // keys that would open the repository; never garbage.
@@ -71,6 +72,11 @@
 // chunk size — about 55 MB for a backup of any size with the defaults.
 // Incompressible data is detected by compressing an 8 KiB sample with the
 // fastest zstd level; it is then stored without spending time in zstd.
+// Data blobs of at most Options.GroupMax bytes (64 KiB) are compressed
+// together, ~1 MiB at a time, into group records (package pack): one zstd
+// input instead of thousands of small ones, and the words small text files
+// share compressed once. A member's read decompresses its record (≤ ~1
+// MiB); damage to a record fails all its members, each named.
 // Benchmarks: BenchmarkBackup* (full path chunk → hash → dedup → compress →
 // seal → pack → fsync'd local disk), BenchmarkRestore, BenchmarkLoadBlob,
 // BenchmarkSaveBlobSmall, BenchmarkCompressSeal, and the crypto, chunker and

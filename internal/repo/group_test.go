@@ -240,3 +240,42 @@ func TestVersion2EncodingsAreRead(t *testing.T) {
 		t.Fatalf("version 1 index object: got %+v, %v", o, err)
 	}
 }
+
+// Tiny blobs close a record at groupMembers members, so that a record's
+// entries always fit in a pack.
+func TestGroupRecordMembersAreBounded(t *testing.T) {
+	ctx := context.Background()
+	r := initRepo(t, newMem(), smallOpts())
+	defer r.Close()
+	var blobs [][]byte
+	for i := range groupMembers + 100 {
+		blobs = append(blobs, binary.LittleEndian.AppendUint64(nil, uint64(i)))
+	}
+	for _, d := range blobs {
+		if _, err := r.SaveBlob(ctx, DataBlob, r.Hash(d), d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	records := map[BlobLocation]int{}
+	for _, d := range blobs {
+		l, ok := r.Lookup(DataBlob, r.Hash(d))
+		if !ok || l.Group == 0 {
+			t.Fatalf("tiny blob: location %+v (found %v), want a group member", l, ok)
+		}
+		records[BlobLocation{Pack: l.Pack, Offset: l.Offset}]++
+		if got, err := r.LoadBlob(ctx, DataBlob, r.Hash(d), nil); err != nil || !bytes.Equal(got, d) {
+			t.Fatalf("tiny blob: err %v, equal %v", err, bytes.Equal(got, d))
+		}
+	}
+	for rec, n := range records {
+		if n > groupMembers {
+			t.Fatalf("record at %d holds %d members, more than %d", rec.Offset, n, groupMembers)
+		}
+	}
+	if len(records) < 2 {
+		t.Fatalf("%d tiny blobs in %d record(s), want the record closed at %d members", len(blobs), len(records), groupMembers)
+	}
+}

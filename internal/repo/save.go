@@ -23,8 +23,9 @@ import (
 // ones) are not sealed alone: a worker appends their plaintext to the open
 // group record, and the worker that fills it (groupTarget bytes) compresses
 // and seals it as one record of the data pack (see package pack). On the
-// engine benchmark's text files this stores 6-7% less than compressing each
-// file alone, at the same compression speed; members are read by
+// engine benchmark's text files this stores 7% less than compressing each
+// file alone, and a first backup of its data set takes 15-25% less CPU
+// (one zstd input instead of thousands of small ones); members are read by
 // decompressing their record (ReadPackBlobs decompresses a record once for
 // all its members it delivers). Flush seals the open record.
 //
@@ -89,6 +90,9 @@ const (
 	// MaxGroupMax bounds Options.GroupMax.
 	MaxGroupMax = 1 << 20
 	groupTarget = 1 << 20
+	// groupMembers bounds a record's members (tiny blobs), so that a
+	// record's entries always fit in a pack (maxPackEntries).
+	groupMembers = 4096
 )
 
 // groupBuf is the open group record: plain[0] is free for the payload flag
@@ -339,7 +343,7 @@ func (s *saver) addToGroup(j *job, wb *workerBufs) {
 	}
 	g.members = append(g.members, pack.Entry{Type: j.key.Type, ID: j.key.ID, RawLength: j.raw, Group: uint32(len(g.plain))})
 	g.plain = append(g.plain, j.data[1:]...)
-	full := len(g.plain)-1 >= groupTarget
+	full := len(g.plain)-1 >= groupTarget || len(g.members) >= groupMembers
 	if full {
 		s.group = nil
 	}

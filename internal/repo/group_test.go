@@ -279,3 +279,31 @@ func TestGroupRecordMembersAreBounded(t *testing.T) {
 		t.Fatalf("%d tiny blobs in %d record(s), want the record closed at %d members", len(blobs), len(records), groupMembers)
 	}
 }
+
+// A record whose only live member is tiny (its proportional share of the
+// record's bytes rounds to 0) keeps its pack: the pack is repacked, never
+// deleted as dead.
+func TestGCKeepsTinyLiveGroupMember(t *testing.T) {
+	ctx := context.Background()
+	st := newMem()
+	opts := Options{PackSize: 1 << 20, Workers: 2}
+	r := initRepo(t, st, opts)
+	tiny := []byte{42}
+	blobs := append(groupedBlobs(40, 600), tiny)
+	snapAll, _ := writeSnapshot(t, r, blobs, nil)
+	snapTiny, _ := writeSnapshot(t, r, [][]byte{tiny}, nil)
+	if l, ok := r.Lookup(DataBlob, r.Hash(tiny)); !ok || l.Group == 0 {
+		t.Fatalf("tiny blob at %+v (found %v), want a group member", l, ok)
+	}
+	if err := r.DeleteSnapshot(ctx, snapAll); err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	r = openRepo(t, st, opts)
+	defer r.Close()
+	mustGC(t, r, gcOpts())
+	verifySnapshot(t, r, snapTiny, [][]byte{tiny})
+	if c := mustCheck(t, r, true); !c.OK() {
+		t.Fatalf("check after GC: %v", c.Error())
+	}
+}

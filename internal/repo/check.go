@@ -350,7 +350,7 @@ func (c *checker) readPack(ctx context.Context, p int) error {
 			why = fmt.Errorf("%w: blob ends at %d, pack has %d bytes", errTruncated, end, len(data))
 		} else if hdrErr != nil {
 			why = hdrErr
-		} else if p, err := c.payload(&group, pa, loc, data[e.Offset:end]); err != nil {
+		} else if p, err := group.open(r, pa, loc, data[e.Offset:end], nil); err != nil {
 			why = err
 		} else if plain, err = r.decode(loc, p, plain); err != nil {
 			why = err
@@ -391,24 +391,6 @@ func (c *checker) readPack(ctx context.Context, p int) error {
 		}
 	}
 	return nil
-}
-
-// payload authenticates the record at loc (its bytes are sealed) and
-// returns the blob's payload; the members of a group record, checked in
-// offset order, share one decompression.
-func (c *checker) payload(group *groupCache, pa *crypto.AEAD, loc BlobLocation, sealed []byte) (payload, error) {
-	if loc.Group == 0 {
-		p, err := c.r.openRecord(pa, loc, sealed, nil)
-		if err != nil {
-			return payload{}, err
-		}
-		return payloadOf(p), nil
-	}
-	if !group.has(loc) {
-		p, err := c.r.openRecord(pa, loc, sealed, nil)
-		group.fill(c.r, loc, p, err)
-	}
-	return group.member(loc)
 }
 
 type sliceWriter struct{ b []byte }

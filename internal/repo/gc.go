@@ -721,27 +721,19 @@ func (r *Repository) repackOne(ctx context.Context, packID ID, blobs []BlobLocat
 		}
 		return false, err
 	}
-	payloads := make([][]byte, len(blobs)) // nil for group members
+	payloads := make([][]byte, len(blobs)) // nil for a record's later members
 	var group groupCache
 	defer group.release()
 	for i, b := range blobs {
+		var err error
 		if group.has(b) {
-			if _, err := group.member(b); err != nil {
-				r.log.Error("gc: not repacking a damaged pack", "pack", packID, "err", err)
-				return false, nil
-			}
-			continue
-		}
-		sealed := data[b.Offset-lo : b.Offset-lo+b.Length]
-		p, err := r.openRecord(pa, b, sealed, sealed[crypto.NonceSize:crypto.NonceSize])
-		if b.Group != 0 {
-			group.fill(r, b, p, err)
 			_, err = group.member(b)
-			if err == nil {
-				payloads[i] = p // the record's payload, decoded again below
-			}
 		} else {
-			payloads[i] = p
+			sealed := data[b.Offset-lo : b.Offset-lo+b.Length]
+			var p []byte
+			p, err = r.openRecord(pa, b, sealed, sealed[crypto.NonceSize:crypto.NonceSize])
+			payloads[i] = p // a group record's payload is decoded again below
+			_, err = group.fromRecord(r, b, p, err)
 		}
 		if err != nil {
 			r.log.Error("gc: not repacking a damaged pack", "pack", packID, "err", err)
@@ -755,10 +747,7 @@ func (r *Repository) repackOne(ctx context.Context, packID ID, blobs []BlobLocat
 		key := index.Key{ID: b.ID, Type: uint8(b.Type)}
 		mk := func() *job { return &job{kind: jobPayload, data: payloads[i], raw: uint32(b.RawLength)} }
 		if b.Group != 0 {
-			if !group.has(b) {
-				group.fill(r, b, payloads[i], nil)
-			}
-			pl, err := group.member(b)
+			pl, err := group.fromRecord(r, b, payloads[i], nil)
 			if err != nil {
 				return false, err
 			}

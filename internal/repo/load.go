@@ -132,26 +132,18 @@ func (r *Repository) memberLoad(loc BlobLocation, record, backing []byte, pooled
 	if loc.Group == 0 {
 		return rawLoad{loc: loc, p: payloadOf(record), backing: backing}, nil
 	}
-	var buf []byte
-	if pooled {
-		buf = getBuf(int(min(loc.Length*4, pack.MaxGroupSize)))
-	}
-	all, err := r.decodeGroup(loc, payloadOf(record), buf)
+	var g groupCache
+	p, err := g.fromRecord(r, loc, record, nil)
 	putBuf(backing)
-	if err == nil {
-		var m []byte
-		if m, err = groupMember(loc, all); err == nil {
-			rl := rawLoad{loc: loc, p: payload{flag: pack.PayloadStored, body: m}}
-			if pooled {
-				rl.group = all
-			}
-			return rl, nil
-		}
+	if err != nil {
+		g.release()
+		return rawLoad{}, err
 	}
+	rl := rawLoad{loc: loc, p: p}
 	if pooled {
-		putBuf(all)
+		rl.group = g.all // returned by release; otherwise left to the GC
 	}
-	return rawLoad{}, err
+	return rl, nil
 }
 
 // readSealed fetches and opens one sealed record (a blob, or the group
@@ -320,6 +312,33 @@ func (g *groupCache) has(loc BlobLocation) bool {
 	return loc.Group != 0 && g.valid && g.pack == loc.Pack && g.off == loc.Offset
 }
 
+// open authenticates the record at loc (sealed; opened into dst) unless
+// loc is a member of the cached record, and returns loc's payload (see
+// fromRecord).
+func (g *groupCache) open(r *Repository, pa *crypto.AEAD, loc BlobLocation, sealed, dst []byte) (payload, error) {
+	if g.has(loc) {
+		return g.member(loc)
+	}
+	record, err := r.openRecord(pa, loc, sealed, dst)
+	return g.fromRecord(r, loc, record, err)
+}
+
+// fromRecord returns loc's payload given its opened record (or the error
+// opening it): the record's own for a blob sealed alone; for a group
+// member, its plaintext from the decoded record, which is cached for the
+// record's next members (record is not used when loc's record is cached).
+func (g *groupCache) fromRecord(r *Repository, loc BlobLocation, record []byte, err error) (payload, error) {
+	switch {
+	case loc.Group == 0 && err != nil:
+		return payload{}, err
+	case loc.Group == 0:
+		return payloadOf(record), nil
+	case !g.has(loc):
+		g.fill(r, loc, record, err)
+	}
+	return g.member(loc)
+}
+
 // fill decodes the record of member loc from its opened record (or keeps
 // the record's damage, err).
 func (g *groupCache) fill(r *Repository, loc BlobLocation, record []byte, err error) {
@@ -426,12 +445,15 @@ func readPackRange[T any](ctx context.Context, r *Repository, packID ID, blobs [
 	pos := lo
 	var firstErr error
 	for _, b := range bs {
-		var p []byte
+		var pl payload
 		if group.has(b) {
 			// Another member of the record just read.
+			pl, err = group.member(b)
 		} else if b.Offset < pos {
 			// Overlapping duplicates of one range: read it again separately.
+			var p []byte
 			p, _, err = r.readSealed(ctx, b, false)
+			pl, err = group.fromRecord(r, b, p, err)
 		} else {
 			if _, err := io.CopyN(io.Discard, rc, b.Offset-pos); err != nil {
 				if errors.Is(err, io.EOF) {
@@ -452,17 +474,7 @@ func readPackRange[T any](ctx context.Context, r *Repository, packID ID, blobs [
 			}
 			pos = b.Offset + b.Length
 			// Open in place: the payload is written over the ciphertext.
-			p, err = r.openRecord(pa, b, sealed, sealed[crypto.NonceSize:crypto.NonceSize])
-		}
-		var pl payload
-		switch {
-		case b.Group != 0:
-			if !group.has(b) {
-				group.fill(r, b, p, err)
-			}
-			pl, err = group.member(b)
-		case err == nil:
-			pl = payloadOf(p)
+			pl, err = group.open(r, pa, b, sealed, sealed[crypto.NonceSize:crypto.NonceSize])
 		}
 		var v T
 		if err == nil {

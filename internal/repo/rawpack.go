@@ -13,6 +13,5 @@ import (
 // after the others were delivered. For copying whole packs' worth of blobs
 // to another repository without recompressing.
 func (r *Repository) ReadPackBlobsRaw(ctx context.Context, packID ID, blobs []BlobLocation, fn func(BlobLocation, RawBlob) error) error {
-	rawOf := func(b BlobLocation, p payload) (RawBlob, error) { return rawBlobOf(b, p) }
-	return readPackRange(ctx, r, packID, blobs, rawOf, fn)
+	return readPackRange(ctx, r, packID, blobs, rawBlobOf, fn)
 }

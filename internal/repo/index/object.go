@@ -139,7 +139,7 @@ func DecodeObject(b []byte) (*Object, error) {
 			e.RawLength = binary.LittleEndian.Uint32(b[p+41:])
 			if esize == pack.EntrySize {
 				e.Group = binary.LittleEndian.Uint32(b[p+45:])
-				if inner, ok := e.Grouped(); ok && int64(inner)+int64(e.RawLength) > pack.MaxGroupSize {
+				if !e.GroupFits() {
 					return nil, bad("group member out of place")
 				}
 			}

@@ -62,13 +62,10 @@ type Entry struct {
 	Group uint32
 }
 
-// Grouped reports whether the entry is a member of a group record, and
-// where its plaintext starts in the group's plaintext.
-func (e *Entry) Grouped() (inner uint32, ok bool) {
-	if e.Group == 0 {
-		return 0, false
-	}
-	return e.Group - 1, true
+// GroupFits reports whether the entry, if a member of a group record,
+// lies within MaxGroupSize of the record's plaintext.
+func (e *Entry) GroupFits() bool {
+	return e.Group == 0 || int64(e.Group-1)+int64(e.RawLength) <= MaxGroupSize
 }
 
 // GroupAD is the associated data of a group record at offset off of its
@@ -271,7 +268,7 @@ func OpenTrailer(aead *crypto.AEAD, sealed []byte, trailerOffset int64) ([]Entry
 // the previous record) and before trailerOffset, or continues the previous
 // entry's group record.
 func checkEntry(e *Entry, prev []Entry, end, trailerOffset int64) error {
-	if inner, ok := e.Grouped(); ok && int64(inner)+int64(e.RawLength) > MaxGroupSize {
+	if !e.GroupFits() {
 		return errors.New("group member out of place")
 	}
 	if e.Group != 0 && len(prev) > 0 {

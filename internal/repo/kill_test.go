@@ -176,7 +176,10 @@ func (l *killLog) read(t *testing.T, sc *bufio.Scanner) {
 func startHelper(t *testing.T, mode, dir string, seed int, log *killLog) (*exec.Cmd, *sync.WaitGroup) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestKillHelper$", "-test.v=false")
-	cmd.Env = append(os.Environ(), killEnvMode+"="+mode, killEnvDir+"="+dir, killEnvSeed+"="+strconv.Itoa(seed))
+	// A killed helper cannot remove its temporary files (the index of a
+	// repository opened without a cache directory): they go under the
+	// test's own temporary directory, which the test removes.
+	cmd.Env = append(os.Environ(), killEnvMode+"="+mode, killEnvDir+"="+dir, killEnvSeed+"="+strconv.Itoa(seed), "TMPDIR="+t.TempDir())
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

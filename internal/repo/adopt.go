@@ -54,22 +54,33 @@ func (r *Repository) AdoptPack(ctx context.Context, src *Repository, packID ID, 
 	if err != nil {
 		return nil, err
 	}
+	_, sum, err := pack.ParseEnd(tail[len(tail)-pack.TailSize:], info.Size-pack.HeaderSize)
+	if err != nil {
+		return nil, corrupt(err)
+	}
+	// One read from the header to the trailer: the header first, then
+	// the body streams on (one request per pack fewer than reading the
+	// header apart: on S3 a round trip; locally no measurable change).
+	trailerOff := info.Size - int64(len(tail))
+	rc, err := src.st.Get(ctx, name, 0, trailerOff)
+	if err != nil {
+		return nil, readError(packID, nil, err)
+	}
+	defer rc.Close()
 	header := make([]byte, pack.HeaderSize)
-	if err := src.readRange(ctx, packID, 0, header); err != nil {
+	if _, err := io.ReadFull(rc, header); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			err = fmt.Errorf("%w: the pack's header is cut short", errTruncated)
+		}
 		return nil, readError(packID, nil, err)
 	}
 	if pack.IDOf(header, tail) != packID {
 		return nil, corrupt(errors.New("header or trailer does not match the pack's name"))
 	}
-	_, sum, err := pack.ParseEnd(tail[len(tail)-pack.TailSize:], info.Size-pack.HeaderSize)
-	if err != nil {
-		return nil, corrupt(err)
-	}
 	key, err := pack.OpenHeader(src.aead, header)
 	if err != nil {
 		return nil, corrupt(err)
 	}
-	trailerOff := info.Size - int64(len(tail))
 	entries, err := pack.OpenTrailer(src.aead, tail[:len(tail)-pack.TailSize], trailerOff)
 	if err != nil {
 		return nil, corrupt(err)
@@ -86,11 +97,6 @@ func (r *Repository) AdoptPack(ctx context.Context, src *Repository, packID ID, 
 	newID := ID(pack.IDOf(header, newTail))
 	bodyLen := trailerOff - pack.HeaderSize
 	size := pack.HeaderSize + bodyLen + int64(len(newTail))
-	rc, err := src.st.Get(ctx, name, pack.HeaderSize, bodyLen)
-	if err != nil {
-		return nil, readError(packID, nil, err)
-	}
-	defer rc.Close()
 	body := &checkedBody{r: rc, h: pack.NewBodyHasher(), left: bodyLen, want: sum, pack: packID}
 	s := r.saver
 	s.flushMu.RLock() // a Flush started from here on indexes this pack

@@ -51,3 +51,10 @@ func writeDirect(f *os.File, data []byte) (int, error) {
 	}
 	return written, werr
 }
+
+// adviseSequential tells the kernel that length bytes of f from offset
+// will be read in order (POSIX_FADV_SEQUENTIAL: a readahead window twice
+// the default). A failure only loses the hint.
+func adviseSequential(f *os.File, offset, length int64) {
+	_ = unix.Fadvise(int(f.Fd()), offset, length, unix.FADV_SEQUENTIAL)
+}

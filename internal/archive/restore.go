@@ -474,12 +474,19 @@ func (rs *restorer) progress() Progress {
 }
 
 // maxErrors is how many restore errors are kept; the rest are counted (a
-// full disk fails every later file).
+// full disk fails every later file). Every one is logged.
 const maxErrors = 20
 
+// fail records a failure. Each is logged as a warning, so that the log
+// names every file a restore could not write even when the error (which
+// keeps maxErrors of them) cannot: one damaged group record can fail many
+// small files.
 func (rs *restorer) fail(err error) {
 	if rs.cancel != nil && (errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EDQUOT)) {
 		rs.cancel() // a full target fails every later file: stop
+	}
+	if rs.log != nil {
+		rs.log.Warn("restore: not restored", "err", err)
 	}
 	rs.errMu.Lock()
 	if len(rs.errs) < maxErrors {

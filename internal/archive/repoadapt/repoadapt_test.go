@@ -5,10 +5,15 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 
 	"github.com/coffer/coffer/internal/archive"
@@ -297,4 +302,149 @@ func TestCopyReadsPerPack(t *testing.T) {
 	if err != nil || len(snap.Extra) != 1 || snap.Extra[0].ID != mid {
 		t.Errorf("copy's Extra: got %v (map %q), want the translation map", snap.Extra, snap.Meta[archive.MetaCopyMap])
 	}
+}
+
+// TestDamagedGroupRecordRestore damages one group record (small files
+// share it) and restores the whole tree. Every file with a chunk in the
+// record, and every hard link to one, is reported (the error keeps the
+// first 20, the log has them all); every other file comes back
+// byte-identical. This is the damage granularity the README documents.
+func TestDamagedGroupRecordRestore(t *testing.T) {
+	ctx := context.Background()
+	a, dir := newLocal(t)
+	src := archivetest.MakeTestTree(t, archivetest.TreeOptions{Files: 120, SparseSize: -1})
+	res := archivetest.MustBackup(t, a, src, archive.Options{})
+
+	// Every regular file's chunk locations and inode.
+	type file struct {
+		rel  string
+		ino  uint64
+		locs []archive.BlobLocation
+	}
+	var files []file
+	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		var st syscall.Stat_t
+		if err := syscall.Lstat(p, &st); err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		n, err := archive.ResolvePath(ctx, a, res.Snapshot.Root, filepath.ToSlash(rel))
+		if err != nil {
+			return err
+		}
+		f := file{rel: rel, ino: st.Ino}
+		for _, e := range n.Content {
+			if e.Hole {
+				continue
+			}
+			loc, ok := a.Lookup(tree.DataBlob, e.ID)
+			if !ok {
+				t.Fatalf("%s: chunk %s not in the index", rel, e.ID.Short())
+			}
+			f.locs = append(f.locs, loc)
+		}
+		files = append(files, f)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The record to damage: the one holding script.sh (members share the
+	// record's pack, offset and length). A hard link is stored once, so
+	// its other names are lost with it.
+	type record struct {
+		pack   archive.ID
+		offset int64
+	}
+	of := func(l archive.BlobLocation) record { return record{l.Pack, l.Offset} }
+	var target record
+	var victim archive.ID
+	for _, f := range files {
+		if f.rel == "script.sh" && len(f.locs) == 1 {
+			target, victim = of(f.locs[0]), f.locs[0].ID
+		}
+	}
+	lostIno := map[uint64]bool{}
+	for _, f := range files {
+		for _, l := range f.locs {
+			if of(l) == target {
+				lostIno[f.ino] = true
+			}
+		}
+	}
+	lost := map[string]bool{}
+	for _, f := range files {
+		if lostIno[f.ino] {
+			lost[f.rel] = true
+		}
+	}
+	if victim.IsZero() || len(lostIno) < 2 {
+		t.Fatalf("script.sh is not in a group record shared with other files (%d files in its record)", len(lostIno))
+	}
+	damagePack(t, a, dir, victim)
+
+	logged := &warnings{}
+	out := filepath.Join(t.TempDir(), "r")
+	_, err = archive.Restore(ctx, a, res.ID, out, archive.RestoreOptions{Logger: slog.New(logged)})
+	if err == nil {
+		t.Fatal("restore of a tree with a damaged group record succeeded")
+	}
+	if n := len(lost); n > 20 && !strings.Contains(err.Error(), fmt.Sprintf("and %d more errors", n-20)) {
+		t.Errorf("the error does not count the failures beyond the first 20 of %d: %v", n, err)
+	}
+	for rel := range lost {
+		if !logged.contains(strconv.Quote(filepath.ToSlash(rel))) {
+			t.Errorf("the restore's log does not name %q, lost with the damaged record:\n%s", rel, logged.String())
+		}
+	}
+	for _, f := range files {
+		got, gerr := os.ReadFile(filepath.Join(out, f.rel))
+		if lost[f.rel] {
+			if gerr == nil {
+				t.Errorf("%q, lost with the damaged record, was restored with %d bytes", f.rel, len(got))
+			}
+			continue
+		}
+		want, err := os.ReadFile(filepath.Join(src, f.rel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if gerr != nil || !bytes.Equal(got, want) {
+			t.Errorf("%q, outside the damaged record: restored %d bytes (%v), want its %d bytes", f.rel, len(got), gerr, len(want))
+		}
+	}
+	t.Logf("%d files lost with the damaged record, %d restored around it", len(lost), len(files)-len(lost))
+}
+
+// warnings is a slog.Handler keeping the text of each warning's
+// attributes.
+type warnings struct {
+	mu   sync.Mutex
+	text []string
+}
+
+func (w *warnings) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
+func (w *warnings) WithAttrs([]slog.Attr) slog.Handler           { return w }
+func (w *warnings) WithGroup(string) slog.Handler                { return w }
+func (w *warnings) Handle(_ context.Context, r slog.Record) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	r.Attrs(func(a slog.Attr) bool {
+		w.text = append(w.text, r.Message+": "+a.Value.String())
+		return true
+	})
+	return nil
+}
+
+func (w *warnings) contains(s string) bool {
+	return strings.Contains(w.String(), s)
+}
+
+func (w *warnings) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return strings.Join(w.text, "\n")
 }

@@ -58,10 +58,21 @@ func (r *Repository) AdoptPack(ctx context.Context, src *Repository, packID ID, 
 	if err != nil {
 		return nil, corrupt(err)
 	}
+	// The trailer is sealed under src's key by itself: what the pack
+	// holds is known, and the pack declined, before its body is asked for.
+	trailerOff := info.Size - int64(len(tail))
+	entries, err := pack.OpenTrailer(src.aead, tail[:len(tail)-pack.TailSize], trailerOff)
+	if err != nil {
+		return nil, corrupt(err)
+	}
+	for _, e := range entries {
+		if t := BlobType(e.Type); !want(t, e.ID) || r.HasBlob(t, e.ID) {
+			return nil, ErrNotAdoptable
+		}
+	}
 	// One read from the header to the trailer: the header first, then
 	// the body streams on (one request per pack fewer than reading the
 	// header apart: on S3 a round trip; locally no measurable change).
-	trailerOff := info.Size - int64(len(tail))
 	rc, err := src.st.Get(ctx, name, 0, trailerOff)
 	if err != nil {
 		return nil, readError(packID, nil, err)
@@ -80,15 +91,6 @@ func (r *Repository) AdoptPack(ctx context.Context, src *Repository, packID ID, 
 	key, err := pack.OpenHeader(src.aead, header)
 	if err != nil {
 		return nil, corrupt(err)
-	}
-	entries, err := pack.OpenTrailer(src.aead, tail[:len(tail)-pack.TailSize], trailerOff)
-	if err != nil {
-		return nil, corrupt(err)
-	}
-	for _, e := range entries {
-		if t := BlobType(e.Type); !want(t, e.ID) || r.HasBlob(t, e.ID) {
-			return nil, ErrNotAdoptable
-		}
 	}
 
 	// The copy: r's header, the same body, r's tail.

@@ -104,7 +104,8 @@ func TestAdoptPack(t *testing.T) {
 	}
 
 	// A damaged source pack (a flipped byte in a blob, then in the
-	// trailer) is refused, naming it, and nothing is written.
+	// trailer, then in the header) is refused, naming it, and nothing is
+	// written.
 	freshStore := newMem()
 	fresh, err := Init(ctx, freshStore, testKEK(t, "fresh"), Options{PackSize: 64 << 10, Domain: testKEK(t, "domain")})
 	if err != nil {
@@ -114,6 +115,7 @@ func TestAdoptPack(t *testing.T) {
 	for _, at := range []func(b []byte) int{
 		func([]byte) int { return int(loc.Offset) + 5 },
 		func(b []byte) int { return len(b) - pack.TailSize - 10 },
+		func([]byte) int { return pack.HeaderSize / 2 },
 	} {
 		rewrite(t, src.st, pack.Name(loc.Pack), func(b []byte) []byte { b[at(b)] ^= 1; return b })
 		_, err = fresh.AdoptPack(ctx, src, loc.Pack, all)

@@ -265,6 +265,7 @@ func startCoffer(ctx context.Context, f apiBenchFlags, work string, log io.Write
 		endpoint: env["AWS_ENDPOINT_URL"],
 		creds:    aws.Credentials{AccessKeyID: env["AWS_ACCESS_KEY_ID"], SecretAccessKey: env["AWS_SECRET_ACCESS_KEY"]},
 		region:   env["AWS_DEFAULT_REGION"],
+		pid:      cmd.Process.Pid,
 	}
 	return t, stop, nil
 }

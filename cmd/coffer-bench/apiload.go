@@ -22,6 +22,7 @@ type apiTarget struct {
 	endpoint string // http://host:port
 	creds    aws.Credentials
 	region   string
+	pid      int // the server process, when the benchmark started it
 }
 
 // apiRequest is one request to send: method, path (already escaped) and

@@ -358,12 +358,19 @@ func copyBench(ctx context.Context, f copyBenchFlags, size int64, work string, l
 			bench.DropCaches()
 		}
 		before := bench.DirSize(dir)
+		faults, ferr := bench.MinorFaults(t.pid)
 		took, j, err := cbCopy(ctx, c, "bench", rp, dst)
 		if err != nil {
 			return copyStep{}, "", "", err
 		}
 		s := copyStep{took: took, written: bench.DirSize(dir) - before}
-		fmt.Fprintf(log, "coffer  %s %8.2fs  %.1f MiB written\n", what, took.Seconds(), mib(s.written))
+		fmt.Fprintf(log, "coffer  %s %8.2fs  %.1f MiB written", what, took.Seconds(), mib(s.written))
+		if after, err := bench.MinorFaults(t.pid); err == nil && ferr == nil {
+			// Diagnostic: on some VMs a page the server had not touched
+			// before costs enough to show in the time.
+			fmt.Fprintf(log, "  %d minor page faults in the server", after-faults)
+		}
+		fmt.Fprintln(log)
 		return s, aws.ToString(j.DestinationRecoveryPointArn), aws.ToString(j.StatusMessage), nil
 	}
 	if rep.first, _, _, err = measure(east, rp1, arns["dr"], drDir, "first copy"); err != nil {

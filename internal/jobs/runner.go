@@ -64,6 +64,10 @@ type Options struct {
 	// SettleTimeout bounds Settle calls and the final writes of a job
 	// during shutdown (default DefaultSettleTimeout).
 	SettleTimeout time.Duration
+	// AfterAttempt, when set, is called by the worker after each attempt
+	// it ran has ended and its outcome is recorded, before the worker
+	// looks for more work (the server collects the job's garbage there).
+	AfterAttempt func()
 }
 
 // Runner runs jobs. Create it with New, Register handlers, Start it, and

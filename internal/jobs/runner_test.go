@@ -355,6 +355,54 @@ func TestHandlerErrorFails(t *testing.T) {
 	}
 }
 
+// TestAfterAttempt: the hook runs once per attempt, after the outcome is
+// recorded (completed and failed alike).
+func TestAfterAttempt(t *testing.T) {
+	e := newEnv(t)
+	var calls atomic.Int64
+	h := &handler{run: func(ctx context.Context, t *jobs.Task) (jobs.Outcome, error) {
+		if strings.HasSuffix(t.Job.ResourceArn, "2") {
+			return jobs.Outcome{}, jobs.Fail(backup.MessageResourceError, "cannot read the source")
+		}
+		return jobs.Outcome{State: backup.JobCompleted}, nil
+	}}
+	var (
+		mu   sync.Mutex
+		cur  string            // the job being run
+		seen []backup.JobState // its state each time the hook ran
+	)
+	r := e.runner(t, h, func(o *jobs.Options) {
+		o.AfterAttempt = func() {
+			calls.Add(1)
+			mu.Lock()
+			defer mu.Unlock()
+			if j, err := e.store.GetJob(context.Background(), cur); err == nil {
+				seen = append(seen, j.State)
+			}
+		}
+	})
+	for i := 1; i <= 2; i++ {
+		mu.Lock()
+		cur = e.submit(t, r, e.newJob(i)).ID
+		id := cur
+		mu.Unlock()
+		e.waitState(t, id, backup.JobCompleted, backup.JobFailed)
+		deadline := time.Now().Add(5 * time.Second)
+		for calls.Load() < int64(i) && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	time.Sleep(50 * time.Millisecond) // idle polls must not call it
+	mu.Lock()
+	defer mu.Unlock()
+	if calls.Load() != 2 {
+		t.Errorf("AfterAttempt called %d times for two attempts, want 2", calls.Load())
+	}
+	if len(seen) != 2 || seen[0] != backup.JobCompleted || seen[1] != backup.JobFailed {
+		t.Errorf("the jobs' states when AfterAttempt ran: %v, want [COMPLETED FAILED] (outcome recorded first)", seen)
+	}
+}
+
 func TestStartWindowExpires(t *testing.T) {
 	e := newEnv(t)
 	h := &handler{run: blockUntilCancelled}

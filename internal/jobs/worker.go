@@ -154,6 +154,9 @@ func (r *Runner) claimAndRun(worker string) (worked bool, err error) {
 
 	out, runErr := r.run(ctx, h, task)
 	r.finish(ctx, a, out, runErr)
+	if r.opts.AfterAttempt != nil {
+		r.opts.AfterAttempt()
+	}
 	return true, nil
 }
 

@@ -89,6 +89,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // assist work show up as tail latency (measured by coffer-bench api: p99
 // 5.0–5.7 ms at 100, 3.7–4.1 ms at 400, same machine, back to back).
 // Setting GOGC in the environment overrides it, as for any Go program.
+// Jobs, which allocate far more than requests, are each followed by a
+// collection (collectJobGarbage), so that the high target does not leave
+// the next job growing the heap into fresh pages.
 const serverGCPercent = 400
 
 // tuneGC applies serverGCPercent unless the operator chose a GOGC.

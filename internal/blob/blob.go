@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/bits"
-	"sync"
+
+	"github.com/coffer/coffer/internal/bufpool"
 )
 
 // Sentinel errors. Drivers wrap them with %w so callers test with errors.Is.
@@ -110,60 +110,12 @@ func PutStream(ctx context.Context, s Store, name string, size int64, r io.Reade
 	if size < 0 {
 		return fmt.Errorf("blob: put %q: negative size %d", name, size)
 	}
-	buf := getPutBuf(size)
-	defer putBufs.put(buf)
-	data := (*buf)[:size]
+	data := bufpool.Get(int(size))[:size] // whole-object buffers are pooled: see bufpool
+	defer bufpool.Put(data)
 	if err := ReadExactly(r, data); err != nil {
 		return fmt.Errorf("blob: put %q: %w", name, err)
 	}
 	return s.Put(ctx, name, data) // Put does not retain data
-}
-
-// putBufs holds PutStream's whole-object buffers (for stores without
-// PutStream: S3), by power-of-two capacity. A buffer made per object comes
-// from pages the process has not touched, and writing it faults each page
-// in: a copy job to S3 took ~121,000 page faults for its ~30 packs of
-// 16 MiB, ~2 s of its 4.4-5.2 s on the development VM (16-21 µs a fault).
-var putBufs bufClasses
-
-const (
-	minPooledBuf = 64 << 10 // smaller objects get a fresh buffer
-	maxPooledBuf = 64 << 20 // and so do larger ones
-)
-
-// bufClasses pools buffers of capacity 2^k in its k-th pool, for
-// minPooledBuf <= 2^k <= maxPooledBuf (the pools below are unused).
-type bufClasses [27]sync.Pool
-
-// class returns the index of the smallest pooled capacity that holds
-// size bytes, or -1 when size is not pooled.
-func (*bufClasses) class(size int64) int {
-	if size < minPooledBuf || size > maxPooledBuf {
-		return -1
-	}
-	return bits.Len64(uint64(size - 1))
-}
-
-// getPutBuf returns a buffer of at least size bytes.
-func getPutBuf(size int64) *[]byte {
-	if k := putBufs.class(size); k >= 0 {
-		if b, ok := putBufs[k].Get().(*[]byte); ok {
-			return b
-		}
-		b := make([]byte, 1<<k)
-		return &b
-	}
-	b := make([]byte, size)
-	return &b
-}
-
-// put returns b to its class; unpooled sizes are dropped.
-func (c *bufClasses) put(b *[]byte) {
-	n := int64(cap(*b))
-	if k := c.class(n); k >= 0 && n == 1<<k {
-		*b = (*b)[:n]
-		c[k].Put(b)
-	}
 }
 
 // DirPreparer is an optional capability of stores whose names map to real

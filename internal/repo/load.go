@@ -9,6 +9,7 @@ import (
 	"slices"
 
 	"github.com/coffer/coffer/internal/blob"
+	"github.com/coffer/coffer/internal/bufpool"
 	"github.com/coffer/coffer/internal/repo/crypto"
 	"github.com/coffer/coffer/internal/repo/index"
 	"github.com/coffer/coffer/internal/repo/pack"
@@ -85,8 +86,8 @@ type rawLoad struct {
 }
 
 func (rl *rawLoad) release() {
-	putBuf(rl.backing)
-	putBuf(rl.group)
+	bufpool.Put(rl.backing)
+	bufpool.Put(rl.group)
 }
 
 // payload is an opened record's flag and body. A group member's payload is
@@ -134,7 +135,7 @@ func (r *Repository) memberLoad(loc BlobLocation, record, backing []byte, pooled
 	}
 	var g groupCache
 	p, err := g.fromRecord(r, loc, record, nil)
-	putBuf(backing)
+	bufpool.Put(backing)
 	if err != nil {
 		g.release()
 		return rawLoad{}, err
@@ -153,7 +154,7 @@ func (r *Repository) memberLoad(loc BlobLocation, record, backing []byte, pooled
 func (r *Repository) readSealed(ctx context.Context, loc BlobLocation, pooled bool) (payload, backing []byte, err error) {
 	var sealed []byte
 	if pooled {
-		sealed = getBuf(int(loc.Length))[:loc.Length]
+		sealed = bufpool.Get(int(loc.Length))[:loc.Length]
 	} else {
 		sealed = make([]byte, loc.Length)
 	}
@@ -166,7 +167,7 @@ func (r *Repository) readSealed(ctx context.Context, loc BlobLocation, pooled bo
 	}
 	if err != nil {
 		if pooled {
-			putBuf(sealed)
+			bufpool.Put(sealed)
 		}
 		return nil, nil, err
 	}
@@ -175,7 +176,7 @@ func (r *Repository) readSealed(ctx context.Context, loc BlobLocation, pooled bo
 	p, err := r.openRecord(pa, loc, sealed, sealed[crypto.NonceSize:crypto.NonceSize])
 	if err != nil {
 		if pooled {
-			putBuf(sealed)
+			bufpool.Put(sealed)
 		}
 		return nil, nil, err
 	}
@@ -347,12 +348,12 @@ func (g *groupCache) fill(r *Repository, loc BlobLocation, record []byte, err er
 		return
 	}
 	if cap(g.all) < int(min(loc.Length*4, pack.MaxGroupSize)) {
-		putBuf(g.all)
-		g.all = getBuf(int(min(loc.Length*4, pack.MaxGroupSize)))
+		bufpool.Put(g.all)
+		g.all = bufpool.Get(int(min(loc.Length*4, pack.MaxGroupSize)))
 	}
 	all, err := r.decodeGroup(loc, payloadOf(record), g.all)
 	if cap(all) > cap(g.all) {
-		putBuf(g.all)
+		bufpool.Put(g.all)
 	}
 	g.all, g.err = all, err
 }
@@ -373,7 +374,7 @@ func (g *groupCache) member(loc BlobLocation) (payload, error) {
 }
 
 func (g *groupCache) release() {
-	putBuf(g.all)
+	bufpool.Put(g.all)
 	*g = groupCache{}
 }
 
@@ -385,18 +386,18 @@ func (g *groupCache) release() {
 // Callers plan ranges from Lookup; a range spanning large gaps reads them too.
 func (r *Repository) ReadPackBlobs(ctx context.Context, packID ID, blobs []BlobLocation, fn func(BlobLocation, []byte) error) error {
 	var plain []byte // pooled: a restore reads every pack through here
-	defer func() { putBuf(plain) }()
+	defer func() { bufpool.Put(plain) }()
 	decode := func(b BlobLocation, p payload) ([]byte, error) {
 		if b.Group != 0 {
 			return p.body, nil // a slice of the decoded record, valid during fn
 		}
 		if need := max(b.RawLength, int64(len(p.body))); int64(cap(plain)) < need {
-			putBuf(plain)
-			plain = getBuf(int(need))
+			bufpool.Put(plain)
+			plain = bufpool.Get(int(need))
 		}
 		out, err := r.decode(b, p, plain)
 		if cap(out) > cap(plain) { // decode outgrew it: keep the larger
-			putBuf(plain)
+			bufpool.Put(plain)
 			plain = out
 		}
 		return out, err
@@ -439,7 +440,7 @@ func readPackRange[T any](ctx context.Context, r *Repository, packID ID, blobs [
 	defer rc.Close()
 	// Stream through the range, holding one blob at a time.
 	var sealed []byte
-	defer func() { putBuf(sealed) }()
+	defer func() { bufpool.Put(sealed) }()
 	var group groupCache
 	defer group.release()
 	pos := lo
@@ -462,8 +463,8 @@ func readPackRange[T any](ctx context.Context, r *Repository, packID ID, blobs [
 				return firstOf(firstErr, readError(packID, nil, err))
 			}
 			if int64(cap(sealed)) < b.Length {
-				putBuf(sealed)
-				sealed = getBuf(int(b.Length))
+				bufpool.Put(sealed)
+				sealed = bufpool.Get(int(b.Length))
 			}
 			sealed = sealed[:b.Length]
 			if _, err := io.ReadFull(rc, sealed); err != nil {
@@ -583,7 +584,7 @@ func (r *Repository) SaveBlobRaw(ctx context.Context, t BlobType, id ID, raw Raw
 	}
 	return r.saver.enqueue(ctx, index.Key{ID: id, Type: uint8(t)}, func() *job {
 		j := &job{kind: jobPayload, raw: uint32(raw.Length), pool: true}
-		j.data = getBuf(len(raw.Data) + 1)[:len(raw.Data)+1]
+		j.data = bufpool.Get(len(raw.Data) + 1)[:len(raw.Data)+1]
 		j.data[0] = pack.PayloadStored
 		if raw.Compressed {
 			j.data[0] = pack.PayloadZstd

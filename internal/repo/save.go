@@ -4,9 +4,9 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
-	"math/bits"
 	"sync"
 
+	"github.com/coffer/coffer/internal/bufpool"
 	"github.com/coffer/coffer/internal/repo/crypto"
 	"github.com/coffer/coffer/internal/repo/index"
 	"github.com/coffer/coffer/internal/repo/pack"
@@ -193,7 +193,7 @@ func (r *Repository) SaveBlob(ctx context.Context, t BlobType, id ID, data []byt
 // plainJob makes a job for plaintext data, copied into a pooled buffer.
 func plainJob(data []byte) *job {
 	j := &job{kind: jobPlain, raw: uint32(len(data)), pool: true}
-	j.data = getBuf(len(data) + 1)[:len(data)+1]
+	j.data = bufpool.Get(len(data) + 1)[:len(data)+1]
 	copy(j.data[1:], data)
 	return j
 }
@@ -274,7 +274,7 @@ func (s *saver) enqueue(ctx context.Context, key index.Key, mk func() *job, dedu
 		close(f.ready)
 		s.jobsWG.Done()
 		if j.pool {
-			putBuf(j.data)
+			bufpool.Put(j.data)
 		}
 		if ctx.Err() != nil {
 			return false, ctx.Err()
@@ -315,7 +315,7 @@ func (s *saver) process(j *job, wb *workerBufs) {
 	pb.aead.Seal(dst[:0], payload, pack.BlobAD(ad[:0], j.key.Type, j.key.ID))
 	pb.wg.Done()
 	if j.pool {
-		putBuf(j.data)
+		bufpool.Put(j.data)
 	}
 	if roll != nil {
 		s.finish(roll)
@@ -338,7 +338,7 @@ func (s *saver) addToGroup(j *job, wb *workerBufs) {
 	s.gmu.Lock()
 	g := s.group
 	if g == nil {
-		g = &groupBuf{plain: getBuf(1 + groupTarget + s.r.opts.GroupMax)[:1]}
+		g = &groupBuf{plain: bufpool.Get(1 + groupTarget + s.r.opts.GroupMax)[:1]}
 		s.group = g
 	}
 	g.members = append(g.members, pack.Entry{Type: j.key.Type, ID: j.key.ID, RawLength: j.raw, Group: uint32(len(g.plain))})
@@ -349,7 +349,7 @@ func (s *saver) addToGroup(j *job, wb *workerBufs) {
 	}
 	s.gmu.Unlock()
 	if j.pool {
-		putBuf(j.data)
+		bufpool.Put(j.data)
 	}
 	if full {
 		s.sealGroup(g, wb)
@@ -363,7 +363,7 @@ func (s *saver) sealGroup(g *groupBuf, wb *workerBufs) {
 	var ad [5]byte
 	pb.aead.Seal(dst[:0], payload, pack.GroupAD(ad[:0], uint32(off)))
 	pb.wg.Done()
-	putBuf(g.plain)
+	bufpool.Put(g.plain)
 	if roll != nil {
 		s.finish(roll)
 	}
@@ -657,7 +657,7 @@ func (s *saver) close() {
 	close(s.jobs)
 	s.workers.Wait()
 	if s.group != nil {
-		putBuf(s.group.plain)
+		bufpool.Put(s.group.plain)
 		s.group = nil
 	}
 	s.pmu.Lock()
@@ -677,34 +677,4 @@ func (s *saver) busy() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.inflight) > 0
-}
-
-// Buffer pool for job copies, by power-of-two size class (4 KiB .. 16 MiB).
-var bufPools [13]sync.Pool
-
-func sizeClass(n int) int {
-	if n <= 4<<10 {
-		return 0
-	}
-	return bits.Len(uint(n-1)) - 12
-}
-
-func getBuf(n int) []byte {
-	c := sizeClass(n)
-	if c >= len(bufPools) {
-		return make([]byte, n)
-	}
-	if b, ok := bufPools[c].Get().(*[]byte); ok {
-		return (*b)[:0]
-	}
-	return make([]byte, 0, 4<<10<<c)
-}
-
-func putBuf(b []byte) {
-	c := sizeClass(cap(b))
-	if c >= len(bufPools) || cap(b) != 4<<10<<c {
-		return
-	}
-	b = b[:0]
-	bufPools[c].Put(&b)
 }

@@ -13,8 +13,8 @@ import (
 func TestCopySummary(t *testing.T) {
 	run := func(cp, first, third time.Duration) *copyReport {
 		return &copyReport{
-			stored: 500e6,
-			cp:     copyStep{took: cp}, first: copyStep{took: first, written: 1000},
+			stored: 500e6, dataFileBytes: 1000e6, changedFileBytes: 550e6,
+			cp: copyStep{took: cp}, first: copyStep{took: first, written: 1000},
 			second: copyStep{took: first / 2, written: 300}, third: copyStep{took: third, written: 30},
 		}
 	}
@@ -24,7 +24,7 @@ func TestCopySummary(t *testing.T) {
 		run(900*time.Millisecond, time.Second, 120*time.Millisecond), // 90%, 12%
 		run(600*time.Millisecond, time.Second, 140*time.Millisecond), // 60%, 14%
 	}
-	if q := reps[0].ratios(); q.first != 80 || q.secondBytes != 30 || q.secondTime != 50 || q.thirdBytes != 3 || q.thirdTime != 10 {
+	if q := reps[0].ratios(); q.first != 80 || q.secondBytes != 30 || q.secondTime != 50 || q.thirdBytes != 3 || q.thirdTime != 10 || q.secondFileLevel != 55 {
 		t.Fatalf("ratios of the first run: %+v", q)
 	}
 	var b bytes.Buffer
@@ -32,7 +32,8 @@ func TestCopySummary(t *testing.T) {
 	out := b.String()
 	for _, want := range []string{
 		"| first copy, of cp's throughput (≥ 80%) | 75.0% | 60.0–90.0% | 2 of 4 |",
-		"| in-place change, of the first copy's bytes (≤ 10%) | 30.0% | 30.0–30.0% | 0 of 4 |",
+		"| in-place change, of the first copy's bytes (no target) | 30.0% | 30.0–30.0% | – |",
+		"| in-place change: its changed files, of the data set (a file-level incremental's share) | 55.0% | 55.0–55.0% | – |",
 		"| whole-file change, of the first copy's time (≤ 15%) | 13.0% | 10.0–20.0% | 3 of 4 |",
 	} {
 		if !strings.Contains(out, want) {

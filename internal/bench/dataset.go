@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"time"
 )
 
 // Dataset describes a generated data set.
@@ -247,6 +248,48 @@ func MutateFiles(dir string, seed uint64, fraction float64) (int64, error) {
 		written += f.size
 	}
 	return written, nil
+}
+
+// Stamps are the size and modification time of each regular file under a
+// directory, taken before a change to find the files it touched.
+type Stamps map[string]stamp
+
+type stamp struct {
+	size  int64
+	mtime time.Time
+}
+
+// Stamp records the regular files under dir.
+func Stamp(dir string) (Stamps, error) {
+	s := Stamps{}
+	err := filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		if fi.Mode().IsRegular() {
+			s[p] = stamp{fi.Size(), fi.ModTime()}
+		}
+		return nil
+	})
+	return s, err
+}
+
+// Changed counts the regular files under dir that are new since s was
+// taken or differ from it in size or modification time, and their total
+// size: what a file-level incremental backup (AWS Backup's for EFS copies
+// each changed file whole) would move.
+func (s Stamps) Changed(dir string) (files int, bytes int64, err error) {
+	now, err := Stamp(dir)
+	if err != nil {
+		return 0, 0, err
+	}
+	for p, st := range now {
+		if old, ok := s[p]; !ok || old.size != st.size || !old.mtime.Equal(st.mtime) {
+			files++
+			bytes += st.size
+		}
+	}
+	return files, bytes, nil
 }
 
 type fileInfo struct {

@@ -1,8 +1,10 @@
 package bench
 
 import (
+	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // generatePair generates the 4 MiB data set of seed 7 twice, in dir/a and
@@ -81,5 +83,39 @@ func TestMutateFiles(t *testing.T) {
 	}
 	if na != nb || da != db {
 		t.Errorf("same seed: wrote %d and %d bytes, digests equal %v; want reproducible", na, nb, da == db)
+	}
+}
+
+// TestStampChanged checks that Changed finds the files a change wrote or
+// added, and their sizes, and nothing else.
+func TestStampChanged(t *testing.T) {
+	dir := t.TempDir()
+	for name, data := range map[string]string{"a": "aaaa", "b": "bb", "sub/c": "c"} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := Stamp(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, b, err := s.Changed(dir); n != 0 || b != 0 || err != nil {
+		t.Fatalf("unchanged tree: Changed = %d files, %d bytes, %v; want none", n, b, err)
+	}
+	old := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(filepath.Join(dir, "a"), old, old); err != nil { // a rewrite in place
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "sub/new"), []byte("12345"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir, "b")); err != nil {
+		t.Fatal(err)
+	}
+	if n, b, err := s.Changed(dir); n != 2 || b != 4+5 || err != nil {
+		t.Errorf("Changed = %d files, %d bytes, %v; want 2 files (a touched, sub/new added), 9 bytes", n, b, err)
 	}
 }

@@ -370,6 +370,48 @@ func TestCopyIsIncremental(t *testing.T) {
 	sameTree(t, "second copy", src, e.restorePoint(t, aws.ToString(second.DestinationRecoveryPointArn)))
 }
 
+// TestCopyOfInPlaceChangeMovesChunks copies a large file twice, the second
+// time after a 4 KiB overwrite in its middle: the second copy moves the
+// content-defined chunks around the write (~1 MiB each), not the whole
+// file as a file-level incremental would.
+func TestCopyOfInPlaceChangeMovesChunks(t *testing.T) {
+	src := t.TempDir()
+	rng := newRand(2)
+	const size = 32 << 20
+	big := filepath.Join(src, "volume.img")
+	writeRandom(t, big, rng, size)
+	res := efsResource(src)
+	e := newDataEnv(t, dataOptions{resources: []domain.Resource{res}})
+	e.createVault(t, "src")
+	dst := e.createVaultIn(t, "us-west-2", "dst")
+
+	first := e.copyDone(t, copyIn("src", e.backupPoint(t, "src", res.ARN), dst))
+	if b1 := e.copiedBytes(t, aws.ToString(first.CopyJobId)); b1 < size {
+		t.Fatalf("first copy transferred %d bytes, want at least the file's %d", b1, size)
+	}
+	f, err := os.OpenFile(big, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	patch := make([]byte, 4<<10)
+	rng.Read(patch)
+	if _, err := f.WriteAt(patch, size/2+12345); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	second := e.copyDone(t, copyIn("src", e.backupPoint(t, "src", res.ARN), dst))
+	b2 := e.copiedBytes(t, aws.ToString(second.CopyJobId))
+	t.Logf("second copy %d bytes: %q", b2, aws.ToString(second.StatusMessage))
+	// One or two chunks of at most 2 MiB in all but freak cases (the
+	// chunker's maximum is 8 MiB).
+	if b2 == 0 || b2 > size/4 {
+		t.Errorf("second copy after a 4 KiB overwrite transferred %d bytes, want between 1 byte and a quarter of the %d-byte file", b2, size)
+	}
+	sameTree(t, "second copy", src, e.restorePoint(t, aws.ToString(second.DestinationRecoveryPointArn)))
+}
+
 // TestCopyIntoLockedVault enforces the destination vault lock's retention
 // range: a copy outside it FAILS (with the reason), one inside completes.
 func TestCopyIntoLockedVault(t *testing.T) {

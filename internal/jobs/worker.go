@@ -123,6 +123,21 @@ func (r *Runner) claimAndRun(worker string) (worked bool, err error) {
 	}
 	ctx, cancel := context.WithCancelCause(r.ctx)
 	defer cancel(nil)
+	// The attempt is registered before the job turns RUNNING: from then on
+	// the janitor renews its lease before releasing expired ones, so a
+	// jump of the clock between the two steps cannot make it look
+	// abandoned (TestCompleteWindowExpires caught the janitor ending such
+	// a job as interrupted).
+	task := &Task{Job: job, Worker: worker, Logger: log, r: r}
+	a := &attempt{id: job.ID, worker: worker, cancel: cancel, task: task, renewedAt: now, completeBy: job.CompleteBy}
+	r.mu.Lock()
+	r.running[job.ID] = a
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		delete(r.running, job.ID)
+		r.mu.Unlock()
+	}()
 	job, err = r.store.UpdateJob(ctx, job.ID, func(j *backup.Job) error {
 		if j.LeaseOwner != worker {
 			return meta.LeaseLost(j.ID, worker)
@@ -140,16 +155,7 @@ func (r *Runner) claimAndRun(worker string) (worked bool, err error) {
 		}
 		return true, fmt.Errorf("start job %s: %w", job.ID, err)
 	}
-	task := &Task{Job: job, Worker: worker, Logger: log, r: r}
-	a := &attempt{id: job.ID, worker: worker, cancel: cancel, task: task, renewedAt: now, completeBy: job.CompleteBy}
-	r.mu.Lock()
-	r.running[job.ID] = a
-	r.mu.Unlock()
-	defer func() {
-		r.mu.Lock()
-		delete(r.running, job.ID)
-		r.mu.Unlock()
-	}()
+	task.Job = job
 	log.LogAttrs(ctx, slog.LevelInfo, "job started", slog.Int("attempt", job.Attempt))
 
 	out, runErr := r.run(ctx, h, task)

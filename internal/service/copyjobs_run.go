@@ -54,6 +54,7 @@ func (h *copyHandler) Run(ctx context.Context, t *jobs.Task) (jobs.Outcome, erro
 	s := h.s
 	j := t.Job
 	c := j.Copy
+	started := t.Now()
 	if c == nil {
 		return failed(backup.MessageInternalError, "Copy job failed: the job has no copy details."), nil
 	}
@@ -150,6 +151,10 @@ func (h *copyHandler) Run(ctx context.Context, t *jobs.Task) (jobs.Outcome, erro
 		return jobs.Outcome{}, err
 	}
 
+	// Checks, both repositories opened (the destination's created on its
+	// vault's first use) and the point recorded; CopySnapshot logs its own
+	// phases.
+	t.Logger.Debug("copy setup", "took", t.Now().Sub(started))
 	total := src.Engine.LogicalBytes
 	newID, stats, err := archive.CopySnapshot(ctx, srcRepo.Archive, dstRepo.Archive, archive.ID(snapID), archive.CopyOptions{
 		Meta:   map[string]string{MetaJobID: j.ID, MetaRecoveryPoint: arn},

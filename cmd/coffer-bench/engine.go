@@ -21,7 +21,6 @@ import (
 type tool struct {
 	name    string
 	repo    string
-	env     []string
 	init    bench.Command
 	backup  func(n int) bench.Command
 	restore func(target string) bench.Command

@@ -85,7 +85,7 @@ func runRestoreBench(ctx context.Context, args []string, stdout, stderr io.Write
 // restoreReport holds the measurements.
 type restoreReport struct {
 	size, seed          string
-	files, dataFiles    int
+	dataFiles           int
 	dataBytes           int64
 	cofferFull          time.Duration
 	resticFull          time.Duration

@@ -131,11 +131,14 @@ func (k *Keystore) GetOrCreate(name string) (KEK, error) {
 		return KEK{}, fmt.Errorf("repo: keystore: %w", err)
 	}
 	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err == nil {
+	// Any failure here (a full disk) must stop the key from being
+	// published: a short key file would make the vault unopenable.
+	err = tmp.Chmod(0o600)
+	if err == nil {
 		_, err = tmp.Write(b)
-		if err == nil {
-			err = tmp.Sync()
-		}
+	}
+	if err == nil {
+		err = tmp.Sync()
 	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr

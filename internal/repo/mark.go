@@ -55,11 +55,9 @@ func (v *view) packEntries() []int {
 
 type bitset []uint64
 
-func newBitset(n int) bitset       { return make(bitset, (n+63)/64) }
-func (b bitset) has(i int) bool    { return b[i/64]&(1<<(i%64)) != 0 }
-func (b bitset) set(i int)         { b[i/64] |= 1 << (i % 64) }
-func (b bitset) clear()            { clear(b) }
-func (b bitset) hasAny(i int) bool { return i/64 < len(b) && b.has(i) }
+func newBitset(n int) bitset    { return make(bitset, (n+63)/64) }
+func (b bitset) has(i int) bool { return b[i/64]&(1<<(i%64)) != 0 }
+func (b bitset) set(i int)      { b[i/64] |= 1 << (i % 64) }
 
 // missingRef is a referenced blob absent from the index.
 type missingRef struct {

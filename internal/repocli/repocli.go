@@ -667,11 +667,8 @@ func cmdRestore(e *env, fs *flag.FlagSet, loc *location, args []string) error {
 		}
 		var n int64
 		if target == "-" {
-			n, err = archive.RestoreStream(e.ctx, a, id, e.stdout)
-			if err != nil {
-				return err
-			}
-			return nil
+			_, err = archive.RestoreStream(e.ctx, a, id, e.stdout)
+			return err
 		}
 		st, err := archive.RestoreVolume(e.ctx, a, id, target, archive.RestoreOptions{Overwrite: *overwrite, NoOwners: *noOwners, Logger: e.log})
 		if err != nil {

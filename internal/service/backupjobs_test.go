@@ -299,8 +299,8 @@ func TestStopBackupJob(t *testing.T) {
 		t.Fatalf("StopBackupJob: %v", err)
 	}
 	// The slow source would take seconds more: the stop cancels it.
-	d := e.wait(t, id, types.BackupJobStateAborted, types.BackupJobStateAborting)
-	d = e.wait(t, id, types.BackupJobStateAborted)
+	e.wait(t, id, types.BackupJobStateAborted, types.BackupJobStateAborting)
+	d := e.wait(t, id, types.BackupJobStateAborted)
 	if time.Since(start) > 5*time.Second {
 		t.Errorf("stopping took %v", time.Since(start))
 	}

@@ -647,7 +647,7 @@ func TestRestoreCorruptChunk(t *testing.T) {
 	if d.Status != types.RestoreJobStatusFailed || !strings.Contains(aws.ToString(d.StatusMessage), "victim/data.bin") {
 		t.Errorf("corrupt chunk: got %s %q, want FAILED naming victim/data.bin", d.Status, aws.ToString(d.StatusMessage))
 	}
-	d = e.restoreDone(t, rpArn, map[string]string{"newFileSystem": "false", "file-system-id": other.ID, "ItemsToRestore": `["/safe"]`})
+	e.restoreDone(t, rpArn, map[string]string{"newFileSystem": "false", "file-system-id": other.ID, "ItemsToRestore": `["/safe"]`})
 	dirs := restoreDirs(t, other.Target, "aws-backup-restore_")
 	if len(dirs) != 1 {
 		t.Fatalf("got restore directories %v, want one", dirs)

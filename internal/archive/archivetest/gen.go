@@ -45,7 +45,6 @@ func MakeTree(dir string, seed int64, o TreeOptions) error {
 		}
 	}
 	names := []string{"plain.txt", "with space.txt", "new\nline", "-dash", "bad-\xff\xfe-utf8", "ünïcödé.md", "日本語.txt", "x.bin", ".hidden"}
-	var files []string
 	for i := 0; i < o.Files; i++ {
 		d := dirs[rng.Intn(len(dirs))]
 		if d == "empty-dir" {
@@ -69,7 +68,6 @@ func MakeTree(dir string, seed int64, o TreeOptions) error {
 		if err := os.WriteFile(p, data, 0o644); err != nil {
 			return err
 		}
-		files = append(files, p)
 	}
 	// Empty files, duplicate content, modes.
 	if err := os.WriteFile(filepath.Join(dir, "empty"), nil, 0o600); err != nil {

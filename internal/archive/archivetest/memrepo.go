@@ -274,7 +274,6 @@ type GearChunker struct {
 	buf        []byte
 	start, end int
 	eof        bool
-	err        error
 }
 
 // NewGearChunker returns a chunker with the given sizes (avg a power of two).

@@ -169,6 +169,7 @@ func testSettings(t *testing.T, open Opener) {
 		return nil
 	})
 	must(t, "UpdateRegionSettings", err)
+	equal(t, "UpdateRegionSettings's result", got.ResourceTypeOptInPreference, map[backup.ResourceType]bool{backup.EFS: true, backup.DynamoDB: false})
 	_, err = s.UpdateRegionSettings(ctx(), account, region, func(rs *backup.RegionSettings) error {
 		rs.ResourceTypeManagementPreference[backup.EFS] = true
 		return nil

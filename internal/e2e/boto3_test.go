@@ -1,14 +1,9 @@
 package e2e
 
 import (
-	"encoding/json"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"strings"
 	"testing"
-
-	"github.com/coffer/coffer/internal/archive/archivetest"
 )
 
 // boto3Script creates, describes, tags, lists and deletes a vault, and
@@ -74,7 +69,7 @@ assert r["Status"] == "COMPLETED", r
 print("boto3 ok", json.dumps({"createdResourceArn": r["CreatedResourceArn"]}))
 `
 
-// boto3 drives the built server through boto3Script and compares the file
+// TestBoto3 drives the built server with boto3Script and compares the file
 // system it restored (from a cross-region copy) with the source.
 func TestBoto3(t *testing.T) {
 	py := requireTool(t, "python3")
@@ -84,33 +79,12 @@ func TestBoto3(t *testing.T) {
 		}
 		t.Skip("python3 with boto3 is not installed")
 	}
-	src := archivetest.MakeTestTree(t, archivetest.TreeOptions{Files: 30, SparseSize: 4 << 20})
-	fsArn := efsARN("fs-0123456789abcdefb")
-	restoreRoot := filepath.Join(t.TempDir(), "restores")
-	cfg := writeConfig(t, t.TempDir(), []declared{{arn: fsArn, path: src}}, "restore_root: "+restoreRoot+"\n")
-	in := startWith(t, t.TempDir(), withConfig(cfg))
-	cmd := exec.Command(py, "-c", boto3Script)
-	cmd.Env = []string{
-		"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(),
-		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
-		"AWS_ACCESS_KEY_ID=" + in.env["AWS_ACCESS_KEY_ID"], "AWS_SECRET_ACCESS_KEY=" + in.env["AWS_SECRET_ACCESS_KEY"],
-		"AWS_ENDPOINT_URL=" + in.endpoint, "COFFER_RESOURCE_ARN=" + fsArn, "COFFER_ROLE_ARN=" + e2eRole,
-	}
-	if p := os.Getenv("PYENV_ROOT"); p != "" {
-		cmd.Env = append(cmd.Env, "PYENV_ROOT="+p)
-	}
-	out, err := cmd.CombinedOutput()
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	result, ok := strings.CutPrefix(lines[len(lines)-1], "boto3 ok ")
-	if err != nil || !ok {
-		t.Fatalf("boto3 script failed: %v\n%s\nserver log:\n%s", err, out, in.log())
-	}
-	var res struct {
-		CreatedResourceArn string `json:"createdResourceArn"`
-	}
-	if err := json.Unmarshal([]byte(result), &res); err != nil {
-		t.Fatalf("boto3 script's result %q: %v", result, err)
-	}
-	sameTree(t, "restore of a copy driven by boto3", src, onlyRestoreDir(t, fsRootOf(t, restoreRoot, res.CreatedResourceArn)))
-	in.stop(t)
+	clientFlow(t, "boto3", "fs-0123456789abcdefb", "boto3 ok", func(env []string) *exec.Cmd {
+		cmd := exec.Command(py, "-c", boto3Script)
+		cmd.Env = env
+		if p := os.Getenv("PYENV_ROOT"); p != "" {
+			cmd.Env = append(cmd.Env, "PYENV_ROOT="+p)
+		}
+		return cmd
+	})
 }

@@ -1,14 +1,10 @@
 package e2e
 
 import (
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
-
-	"github.com/coffer/coffer/internal/archive/archivetest"
 )
 
 // jsClientDir holds the JavaScript client's script and its pinned
@@ -28,33 +24,10 @@ func TestJavaScriptSDK(t *testing.T) {
 		}
 		t.Skipf("the JavaScript SDK is not installed: run npm ci in internal/e2e/%s", jsClientDir)
 	}
-	src := archivetest.MakeTestTree(t, archivetest.TreeOptions{Files: 40, SparseSize: 4 << 20})
-	fsArn := efsARN("fs-0123456789abcdefa")
-	restoreRoot := filepath.Join(t.TempDir(), "restores")
-	cfg := writeConfig(t, t.TempDir(), []declared{{arn: fsArn, path: src}}, "restore_root: "+restoreRoot+"\n")
-	in := startWith(t, t.TempDir(), withConfig(cfg))
-
-	cmd := exec.Command(node, "flow.mjs")
-	cmd.Dir = jsClientDir
-	cmd.Env = []string{
-		"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(),
-		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
-		"AWS_ACCESS_KEY_ID=" + in.env["AWS_ACCESS_KEY_ID"], "AWS_SECRET_ACCESS_KEY=" + in.env["AWS_SECRET_ACCESS_KEY"],
-		"AWS_ENDPOINT_URL=" + in.endpoint,
-		"COFFER_RESOURCE_ARN=" + fsArn, "COFFER_ROLE_ARN=" + e2eRole, "COFFER_ACCOUNT=" + e2eAccount,
-	}
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("the JavaScript SDK's flow failed: %v\n%s\nserver log:\n%s", err, out, in.log())
-	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	var res struct {
-		CreatedResourceArn   string `json:"createdResourceArn"`
-		CopyRecoveryPointArn string `json:"copyRecoveryPointArn"`
-	}
-	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &res); err != nil {
-		t.Fatalf("the flow's last line is not its result: %v\n%s", err, out)
-	}
-	sameTree(t, "restore of a copy driven by the JavaScript SDK", src, onlyRestoreDir(t, fsRootOf(t, restoreRoot, res.CreatedResourceArn)))
-	in.stop(t)
+	clientFlow(t, "the JavaScript SDK", "fs-0123456789abcdefa", "js ok", func(env []string) *exec.Cmd {
+		cmd := exec.Command(node, "flow.mjs")
+		cmd.Dir = jsClientDir
+		cmd.Env = env
+		return cmd
+	})
 }

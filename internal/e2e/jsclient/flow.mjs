@@ -2,7 +2,7 @@
 // with tags, typed errors, two backups of a declared file system, a paginated
 // listing, an idempotent cross-region copy, and a restore of the copy into a
 // new file system. Run by TestJavaScriptSDK (internal/e2e), which reads the
-// last line (JSON) and compares the restored tree with the source.
+// last line ("js ok" and a JSON object) and compares the restored tree with the source.
 //
 // Environment: AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY
 // (the server's banner), COFFER_RESOURCE_ARN (a declared EFS resource in
@@ -124,4 +124,4 @@ const restored = await until("restore job", () => west.send(new DescribeRestoreJ
   (d) => d.Status === "COMPLETED" || d.Status === "FAILED" || d.Status === "ABORTED");
 assert.equal(restored.Status, "COMPLETED", restored.StatusMessage);
 
-console.log(JSON.stringify({ createdResourceArn: restored.CreatedResourceArn, copyRecoveryPointArn: copyRP }));
+console.log("js ok", JSON.stringify({ createdResourceArn: restored.CreatedResourceArn, copyRecoveryPointArn: copyRP }));

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/coffer/coffer/internal/blob"
+	"github.com/coffer/coffer/internal/bufpool"
 	"github.com/coffer/coffer/internal/clock"
 )
 
@@ -165,14 +166,14 @@ func (s *Store) Put(ctx context.Context, name string, data []byte) error {
 	return s.write(ctx, "put", name, data, os.Rename)
 }
 
-// streamBufs holds PutStream's 256 KiB buffers. A buffer made per call
-// came back from the garbage collector as fresh pages, and on the
-// development VM a page fault costs enough that copying the read bytes
-// into it took six times as long as copying them out (perf of adopting
-// 47 packs: _copy_to_iter 31% of the CPU, against 5% for the writes; 15%
-// with the pool). A first copy job's data phase: 623-716 ms instead of
-// 696-788 ms in five alternating pairs.
-var streamBufs = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
+// streamBuf is the size of PutStream's buffer, taken from bufpool. A
+// buffer made per call came back from the garbage collector as fresh
+// pages, and on the development VM a page fault costs enough that copying
+// the read bytes into it took six times as long as copying them out (perf
+// of adopting 47 packs: _copy_to_iter 31% of the CPU, against 5% for the
+// writes; 15% with a pool). A first copy job's data phase: 623-716 ms
+// instead of 696-788 ms in five alternating pairs.
+const streamBuf = 256 << 10
 
 // PutStream writes size bytes from r to a temp file and renames it over
 // name (blob.StreamPutter); 256 KiB is held at a time.
@@ -181,9 +182,8 @@ func (s *Store) PutStream(ctx context.Context, name string, size int64, r io.Rea
 		return err
 	}
 	return s.writeFrom(ctx, "put", name, func(f *os.File) error {
-		bp := streamBufs.Get().(*[]byte)
-		defer streamBufs.Put(bp)
-		buf := *bp
+		buf := bufpool.Get(streamBuf)[:streamBuf]
+		defer bufpool.Put(buf)
 		// Hide f's ReadFrom, which would copy in 32 KiB reads. Streams
 		// go through the page cache: writing each buffer directly waits
 		// for the disk buffer by buffer (a first copy job took 0.98-1.24 s
